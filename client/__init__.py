@@ -1,0 +1,1 @@
+"""The developer-side half of worktally: capture, local store, attribution and reports."""

@@ -1,0 +1,31 @@
+"""One exception hierarchy for the developer side; messages say what to do next."""
+
+from __future__ import annotations
+
+
+class WorktallyError(Exception):
+    """Base class for errors shown to the user as a one-line message."""
+
+
+class ConfigError(WorktallyError):
+    """The config file or an option is invalid."""
+
+
+class AgentBusyError(WorktallyError):
+    """Another process owns the local database."""
+
+
+class SpoolError(WorktallyError):
+    """A spool batch could not be written or read."""
+
+
+class GitError(WorktallyError):
+    """A git command failed or timed out."""
+
+
+class BudgetExceededError(WorktallyError):
+    """Sending a report would spend more privacy budget than configured."""
+
+
+class ImportFormatError(WorktallyError):
+    """An AI tool's log could not be read."""

@@ -1,0 +1,1 @@
+"""The local DuckDB: connection hardening, ordered migrations, spool drain and queries."""

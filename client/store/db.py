@@ -1,0 +1,35 @@
+"""Open the local DuckDB hardened: no extension downloads, no file access from SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from worktally.client import paths
+from worktally.client.errors import AgentBusyError
+from worktally.client.store.migrations import migrate
+
+
+def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the database; the caller must own the lock."""
+    target = path or paths.db_path()
+    paths.ensure_private_dir(target.parent)
+    config = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+    }
+    try:
+        con = duckdb.connect(str(target), config=config)
+    except duckdb.IOException as exc:
+        raise AgentBusyError(
+            "the local database is held by another process; use the running agent "
+            "(worktally sync asks it) or stop it first"
+        ) from exc
+    # Set after connect: SQL can then never read or write files outside the database.
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    migrate(con)
+    for suffix in ("", ".wal"):
+        paths.private_file(Path(str(target) + suffix))
+    return con
