@@ -111,6 +111,40 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX commit_lines_commit ON commit_lines (repo_id, sha);
         """,
     ),
+    (
+        3,
+        """
+        -- The privacy budget ledger: one noised vector per (cohort, period), made once and
+        -- reused by every preview, retry and resend, so a period's budget is spent once.
+        CREATE TABLE report_ledger (
+            cohort VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            schema_version INTEGER NOT NULL,
+            client_id VARCHAR NOT NULL,
+            epsilon DOUBLE NOT NULL,
+            delta DOUBLE NOT NULL,
+            mechanism VARCHAR NOT NULL,
+            noised_values BIGINT[] NOT NULL,
+            nonce VARCHAR NOT NULL,
+            idempotency_key VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            accepted_at TIMESTAMPTZ,
+            PRIMARY KEY (cohort, period)
+        );
+        -- Every upload attempt ever made, with the exact values it carried.
+        CREATE TABLE report_uploads (
+            attempted_at TIMESTAMPTZ NOT NULL,
+            cohort VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            epsilon DOUBLE NOT NULL,
+            delta DOUBLE NOT NULL,
+            status VARCHAR NOT NULL,
+            http_status INTEGER,
+            sent_values BIGINT[] NOT NULL,
+            detail VARCHAR
+        );
+        """,
+    ),
 ]
 
 
@@ -126,8 +160,11 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply every pending step, each in its own transaction; returns the final version."""
     version = current_version(con)
-    for number, sql in MIGRATIONS:
-        if number <= version:
+    # Steps are numbered by owner and may land out of order, so apply each missing number
+    # rather than only those above the highest applied one.
+    applied = {int(row[0]) for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    for number, sql in sorted(MIGRATIONS):
+        if number in applied:
             continue
         con.execute("BEGIN TRANSACTION")
         try:

@@ -11,6 +11,17 @@ from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
 
+# The per-person, per-ISO-week budget a cohort asks for by default (docs/privacy.md says why
+# it is this large under local noise, and what it means).
+DEFAULT_EPSILON = 8.0
+DEFAULT_DELTA = 0.0
+DEFAULT_MECHANISM = "discrete_laplace"
+MECHANISMS = ("discrete_laplace",)
+
+# A noised value farther than this many noise scales outside the clipping bounds is not
+# something the mechanism produces (probability below e^-60), so the aggregator rejects it.
+ACCEPTED_SCALES = 60
+
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -27,23 +38,31 @@ class MetricSpec:
         return self.upper - self.lower
 
 
+# The weights put most of the budget on the figures the product exists for (how much AI
+# spend ships, how much committed code is AI); volumes and session counts get the rest.
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("active", 0, 1, "flag", "1 if the person had any AI session or AI edit"),
-    MetricSpec("ai_tokens_k", 0, 10_000, "thousand tokens", "AI tokens used"),
+    MetricSpec("active", 0, 1, "flag", "1 if the person had any AI session or AI edit", 0.03),
+    MetricSpec("ai_tokens_k", 0, 10_000, "thousand tokens",
+               "AI tokens used (input + output + cache writes; cache reads excluded)", 0.10),
     MetricSpec("shipped_token_share_pm", 0, 1000, "per-mille",
-               "share of AI tokens in sessions whose lines reached a commit"),
-    MetricSpec("ai_lines_inserted", 0, 3000, "lines", "AI lines inserted in editors/agents"),
-    MetricSpec("ai_lines_committed", 0, 1500, "lines", "AI lines that reached a commit"),
+               "share of AI tokens in sessions whose lines reached a commit", 0.45),
+    MetricSpec("ai_lines_inserted", 0, 3000, "lines", "AI lines inserted in editors/agents",
+               0.04),
+    MetricSpec("ai_lines_committed", 0, 1500, "lines", "AI lines that reached a commit", 0.05),
     MetricSpec("ai_committed_share_pm", 0, 1000, "per-mille",
-               "share of committed lines that are AI"),
-    MetricSpec("ai_lines_surviving", 0, 1500, "lines", "AI lines still at HEAD after 14 days"),
-    MetricSpec("sessions_shipped", 0, 30, "sessions", "AI sessions with lines committed"),
-    MetricSpec("sessions_edited", 0, 30, "sessions", "AI sessions that edited but shipped nothing"),
-    MetricSpec("sessions_repo_context", 0, 30, "sessions", "AI sessions in a repo, no edits"),
-    MetricSpec("sessions_no_context", 0, 30, "sessions", "AI sessions outside any repo"),
+               "share of committed lines that are AI", 0.12),
+    MetricSpec("ai_lines_surviving", 0, 1500, "lines", "AI lines still at HEAD after 14 days",
+               0.04),
+    MetricSpec("sessions_shipped", 0, 30, "sessions", "AI sessions with lines committed", 0.03),
+    MetricSpec("sessions_edited", 0, 30, "sessions",
+               "AI sessions that edited but shipped nothing", 0.03),
+    MetricSpec("sessions_repo_context", 0, 30, "sessions", "AI sessions in a repo, no edits",
+               0.03),
+    MetricSpec("sessions_no_context", 0, 30, "sessions", "AI sessions outside any repo", 0.08),
 )
 
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+METRICS_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 
 
 @dataclass(frozen=True)
@@ -53,21 +72,39 @@ class NoiseSpec:
     mechanism: str
     scale: float
     variance: float
+    # The share of ε this metric spends (basic composition: the shares add up to ε).
+    epsilon: float = 0.0
+
+
+def discrete_laplace_variance(scale: float) -> float:
+    """Variance of the two-sided geometric distribution P(k) ∝ exp(-|k| / scale)."""
+    alpha = math.exp(-1.0 / scale)
+    return 2 * alpha / (1 - alpha) ** 2
 
 
 def noise_parameters(epsilon: float, delta: float = 0.0,
-                     mechanism: str = "discrete_laplace") -> dict[str, NoiseSpec]:
+                     mechanism: str = DEFAULT_MECHANISM) -> dict[str, NoiseSpec]:
     """Split ε over the metrics by weight (basic composition) and derive each scale."""
-    if epsilon <= 0:
+    if not epsilon > 0 or not math.isfinite(epsilon):
         raise ValueError("epsilon must be positive")
-    if mechanism != "discrete_laplace":
+    if not 0 <= delta < 1:
+        raise ValueError("delta must be in [0, 1)")
+    if mechanism not in MECHANISMS:
         raise ValueError(f"unsupported mechanism {mechanism!r}")
     total = sum(m.budget_weight for m in METRICS)
     out: dict[str, NoiseSpec] = {}
     for m in METRICS:
         eps_m = epsilon * m.budget_weight / total
         scale = m.sensitivity / eps_m
-        alpha = math.exp(-1.0 / scale)
-        variance = 2 * alpha / (1 - alpha) ** 2
-        out[m.name] = NoiseSpec(mechanism, scale, variance)
+        out[m.name] = NoiseSpec(mechanism, scale, discrete_laplace_variance(scale), eps_m)
     return out
+
+
+def accepted_range(metric: MetricSpec, noise: NoiseSpec) -> tuple[int, int]:
+    """The noised values a correct client can send for `metric`: bounds widened by the noise.
+
+    Values are sent unclipped after noise (clipping them again would bias every mean), so the
+    aggregator must accept this wider range and reject only what the mechanism cannot make.
+    """
+    margin = math.ceil(ACCEPTED_SCALES * noise.scale)
+    return metric.lower - margin, metric.upper + margin
