@@ -44,7 +44,7 @@ class ReportConfig:
     aggregator_url: str = ""
     cohort: str = ""
     # Privacy budget per person per period (see docs/privacy.md for the reasoning).
-    epsilon: float = 1.0
+    epsilon: float = 8.0
     delta: float = 0.0
     period: str = "iso-week"
 

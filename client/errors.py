@@ -27,5 +27,13 @@ class BudgetExceededError(WorktallyError):
     """Sending a report would spend more privacy budget than configured."""
 
 
+class EnrollmentError(WorktallyError):
+    """Enrolling with an aggregator failed, or this install is not enrolled."""
+
+
+class UploadError(WorktallyError):
+    """A report could not be delivered, or the aggregator refused it."""
+
+
 class ImportFormatError(WorktallyError):
     """An AI tool's log could not be read."""
