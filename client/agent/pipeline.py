@@ -1,0 +1,102 @@
+"""One full sync: drain the spool, then scan, attribute and check survival per repo, then import.
+
+The agent runs it every minute and on request; `worktally sync` runs it once when no agent
+is up. The order matters: edits must be stored before commits are matched against them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from worktally.client import attribution, external, importers, paths, survival
+from worktally.client.config import Config
+from worktally.client.errors import GitError, WorktallyError
+from worktally.client.line_keys import LineKeyer
+from worktally.client.repos import RepoRegistry
+from worktally.client.spool import Spool
+from worktally.client.store.drain import DrainResult, drain
+
+log = logging.getLogger(__name__)
+
+
+def register_from_spool(registry: RepoRegistry, path: str) -> None:
+    """Register a repo a producer asked for; a folder that is not a work tree is skipped."""
+    try:
+        repo = registry.add(Path(path))
+    except GitError:
+        # The path itself must not reach the log; the keyed id is enough to correlate.
+        log.warning("skipped a repo registration that is not a git work tree (%s)",
+                    registry.keyer.label(path))
+        return
+    log.info("registered repo %s", repo.repo_id)
+
+
+def drain_spool(
+    con: duckdb.DuckDBPyConnection, registry: RepoRegistry, spool: Spool | None = None
+) -> DrainResult:
+    return drain(con, spool or Spool(), on_registration=lambda p: register_from_spool(registry, p))
+
+
+def _count(value: Any) -> int:
+    """A step's result as a number (steps return a count, or a collection of what they did)."""
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    return len(value) if hasattr(value, "__len__") else 0
+
+
+def is_paused() -> bool:
+    return paths.paused_flag().exists()
+
+
+def run_sync(
+    con: duckdb.DuckDBPyConnection,
+    keyer: LineKeyer,
+    registry: RepoRegistry,
+    cfg: Config,
+    now: float,
+    spool: Spool | None = None,
+) -> dict[str, Any]:
+    """Process everything pending; returns counts (the keys of `worktally sync --json`)."""
+    drained = drain_spool(con, registry, spool)
+    paused = is_paused()
+    counts: dict[str, Any] = {
+        "batches": drained.batches,
+        "records": drained.records,
+        "skipped_batches": drained.skipped_batches,
+        "quarantined": drained.quarantined,
+        "registrations": len(drained.registrations),
+        "repos": 0,
+        "external_edits": 0,
+        "commits": 0,
+        "survival_checked": 0,
+        "repo_errors": 0,
+        "imported": {},
+        "paused": paused,
+    }
+    for repo in registry.list():
+        counts["repos"] += 1
+        try:
+            # While paused nothing new is recorded, but commits are still facts to attribute.
+            if not paused:
+                counts["external_edits"] += _count(external.scan(con, keyer, repo, cfg))
+            counts["commits"] += _count(attribution.attribute_new_commits(con, keyer, repo, cfg))
+            counts["survival_checked"] += _count(
+                survival.update_survival(con, keyer, repo, cfg, now)
+            )
+        except (WorktallyError, OSError) as exc:
+            # One broken repo (deleted folder, git failure) must not stop the others.
+            counts["repo_errors"] += 1
+            log.warning("repo %s skipped this sync: %s", repo.repo_id, type(exc).__name__)
+    counts["imported"] = importers.run_all(con, keyer, registry, cfg) or {}
+    log.info(
+        "sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
+        counts["batches"], counts["records"], counts["quarantined"], counts["repos"],
+        counts["commits"],
+    )
+    return counts

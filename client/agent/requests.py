@@ -1,0 +1,153 @@
+"""What the agent does for each control request; also run in-process by a CLI holding the lock.
+
+One dispatch table serves both paths, so `worktally commits` prints the same JSON whether an
+agent answered it or the CLI opened the database itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from worktally.client.agent import pipeline
+from worktally.client.config import Config
+from worktally.client.errors import WorktallyError
+from worktally.client.line_keys import LineKeyer
+from worktally.client.repos import RepoRegistry
+from worktally.client.store import queries
+
+T = TypeVar("T")
+RunDb = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    keyer: LineKeyer
+    registry: RepoRegistry
+    cfg: Config
+    # Runs a function with the DuckDB connection: via the owner thread, or directly.
+    run_db: RunDb
+    agent: bool
+    on_repos_changed: Callable[[], None] = lambda: None
+    extra_status: Callable[[], dict[str, Any]] = dict
+
+
+def _status(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
+    now = time.time()
+    result = dict(ctx.run_db(lambda con: queries.status(con, now)))
+    result["paused"] = pipeline.is_paused()
+    result["agent"] = ctx.agent
+    result["repos"] = len(ctx.registry.list())
+    result.update(ctx.extra_status())
+    return result
+
+
+def _sync(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
+    now = time.time()
+    result: dict[str, Any] = ctx.run_db(
+        lambda con: pipeline.run_sync(con, ctx.keyer, ctx.registry, ctx.cfg, now)
+    )
+    if result.get("registrations"):
+        ctx.on_repos_changed()
+    return result
+
+
+def _query_commits(con: duckdb.DuckDBPyConnection, args: dict[str, Any]) -> dict[str, Any]:
+    repo_id = args.get("repo_id")
+    return {"commits": queries.commits(con, repo_id if isinstance(repo_id, str) else None)}
+
+
+def _query_me(con: duckdb.DuckDBPyConnection, args: dict[str, Any]) -> dict[str, Any]:
+    week = args.get("week") or queries.current_week(time.time())
+    try:
+        return queries.me(con, str(week))
+    except ValueError as exc:
+        raise WorktallyError(str(exc)) from exc
+
+
+QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], dict[str, Any]]] = {
+    "commits": _query_commits,
+    "me": _query_me,
+}
+
+
+def _query(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    name = request.get("name")
+    fn = QUERIES.get(name) if isinstance(name, str) else None
+    if fn is None:
+        raise WorktallyError(f"unknown query {name!r}; known: {', '.join(sorted(QUERIES))}")
+    args = request.get("args") or {}
+    if not isinstance(args, dict):
+        raise WorktallyError("query args must be an object")
+    result: dict[str, Any] = ctx.run_db(lambda con: fn(con, args))
+    return result
+
+
+def _repo_dict(repo: Any) -> dict[str, Any]:
+    return {"repo_id": repo.repo_id, "path": repo.path, "added_at": repo.added_at}
+
+
+def _repos_add(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    path = request.get("path")
+    if not isinstance(path, str) or not path:
+        raise WorktallyError("repos_add needs a 'path'")
+    repo = ctx.registry.add(Path(path))
+    ctx.on_repos_changed()
+    return _repo_dict(repo)
+
+
+def _repos_remove(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    target = request.get("path")
+    if not isinstance(target, str) or not target:
+        raise WorktallyError("repos_remove needs a 'path' (or a repo id)")
+    repo = ctx.registry.remove(target)
+    if repo is None:
+        raise WorktallyError("that repo is not registered; see `worktally repos list`")
+    ctx.on_repos_changed()
+    return _repo_dict(repo)
+
+
+def _repos_list(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
+    return {"repos": [_repo_dict(r) for r in ctx.registry.list()]}
+
+
+def _forget(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    before_raw = request.get("before")
+    before: dt.datetime | None = None
+    if before_raw is not None:
+        try:
+            before = dt.datetime.fromisoformat(str(before_raw))
+        except ValueError as exc:
+            raise WorktallyError("forget 'before' must be an ISO date like 2026-01-31") from exc
+        if before.tzinfo is None:
+            before = before.astimezone()
+    elif not request.get("all"):
+        raise WorktallyError("forget needs 'all': true or a 'before' date")
+    deleted = ctx.run_db(lambda con: queries.forget(con, before))
+    return {"deleted": deleted}
+
+
+HANDLERS: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]]] = {
+    "status": _status,
+    "sync": _sync,
+    "query": _query,
+    "repos_add": _repos_add,
+    "repos_remove": _repos_remove,
+    "repos_list": _repos_list,
+    "forget": _forget,
+}
+
+
+def handle(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Carry out one request; WorktallyError for anything the caller got wrong."""
+    cmd = request.get("cmd")
+    handler = HANDLERS.get(cmd) if isinstance(cmd, str) else None
+    if handler is None:
+        raise WorktallyError(f"unknown agent command {cmd!r}")
+    return handler(ctx, request)

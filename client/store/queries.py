@@ -1,0 +1,238 @@
+"""The read and forget SQL behind `worktally status`, `commits`, `me` and `forget`.
+
+Plain functions over a connection, so the agent (through its owner thread) and a CLI
+holding the lock run exactly the same code. Results are JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+
+from worktally.client.events import SOURCES
+
+Connection = duckdb.DuckDBPyConnection
+# A `me` section: (con, week start, week end) -> JSON-ready value.
+MeSection = Callable[[Connection, dt.datetime, dt.datetime], Any]
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+# Tables `forget` clears, with the column that dates a row. Later migrations register theirs.
+FORGET_TABLES: dict[str, str] = {
+    "edit_lines": "ts",
+    "edits": "ts",
+    "commit_lines": "",
+    "survival": "checked_at",
+    "commits": "committed_at",
+    "file_snapshots": "updated_at",
+    "token_usage": "ts",
+    "ai_sessions": "ended_at",
+}
+
+# Extra sections of `worktally me` (tokens, sessions...) added by other modules.
+ME_SECTIONS: dict[str, MeSection] = {}
+
+
+def register_me_section(name: str, fn: MeSection) -> None:
+    """Add a key to the `me` breakdown, computed for the week's [start, end)."""
+    ME_SECTIONS[name] = fn
+
+
+def register_forget_table(table: str, time_column: str) -> None:
+    """Let a later migration's table be cleared by `worktally forget`."""
+    FORGET_TABLES[table] = time_column
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _local_midnight(now: float) -> dt.datetime:
+    local = dt.datetime.fromtimestamp(now).astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def edit_lines_by_source(con: Connection, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Inserted lines per edit source in [start, end); every source is present."""
+    rows = con.execute(
+        "SELECT source, coalesce(sum(line_count), 0) FROM edits "
+        "WHERE ts >= ? AND ts < ? GROUP BY source",
+        [start, end],
+    ).fetchall()
+    counts = dict.fromkeys(SOURCES, 0)
+    counts.update({str(source): int(n) for source, n in rows})
+    return counts
+
+
+def status(con: Connection, now: float) -> dict[str, Any]:
+    """Today's (local day) inserted lines by source, plus the store's size in rows."""
+    start = _local_midnight(now)
+    counts = edit_lines_by_source(con, start, start + dt.timedelta(days=1))
+    row = con.execute("SELECT count(*) FROM edits").fetchone()
+    commits_row = con.execute("SELECT count(*) FROM commits").fetchone()
+    return {
+        **counts,
+        "edits_total": int(row[0]) if row else 0,
+        "commits_total": int(commits_row[0]) if commits_row else 0,
+    }
+
+
+def commits(con: Connection, repo_id: str | None = None) -> list[dict[str, Any]]:
+    """Attributed commits, newest first, with AI lines per tool."""
+    rows = con.execute(
+        """
+        SELECT c.repo_id, c.sha, c.lines_added, c.ai_lines, c.human_lines, c.bulk_lines,
+               c.external_lines, c.committed_at, c.is_merge,
+               (SELECT list(struct_pack(tool := coalesce(l.tool, 'unknown'), n := l.n))
+                  FROM (SELECT tool, count(*) AS n FROM commit_lines
+                        WHERE repo_id = c.repo_id AND sha = c.sha AND source = 'ai'
+                        GROUP BY tool) AS l) AS by_tool
+        FROM commits AS c
+        WHERE ($1::VARCHAR IS NULL OR c.repo_id = $1)
+        ORDER BY c.committed_at DESC, c.sha
+        """,
+        [repo_id],
+    ).fetchall()
+    out = []
+    for repo, sha, added, ai, human, bulk, external, committed_at, is_merge, by_tool in rows:
+        out.append(
+            {
+                "sha": sha,
+                "repo_id": repo,
+                "lines_added": int(added),
+                "ai_lines": int(ai),
+                "human_lines": int(human),
+                "bulk_lines": int(bulk),
+                "external_lines": int(external),
+                "ai_by_tool": {item["tool"]: int(item["n"]) for item in by_tool or []},
+                "committed_at": _iso(committed_at),
+                "is_merge": bool(is_merge),
+            }
+        )
+    return out
+
+
+def week_bounds(week: str) -> tuple[dt.datetime, dt.datetime]:
+    """Local [Monday 00:00, next Monday 00:00) of an ISO week written `YYYY-Www`."""
+    match = _WEEK.match(week)
+    if not match:
+        raise ValueError(f"a week is written YYYY-Www (like 2026-W09), not {week!r}")
+    year, number = int(match.group(1)), int(match.group(2))
+    monday = dt.date.fromisocalendar(year, number, 1)
+    start = dt.datetime.combine(monday, dt.time()).astimezone()
+    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time()).astimezone()
+    return start, end
+
+
+def current_week(now: float) -> str:
+    year, number, _ = dt.datetime.fromtimestamp(now).isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def me(con: Connection, week: str) -> dict[str, Any]:
+    """The developer's own week: edits by source, commits, AI lines by tool/kind, survival."""
+    start, end = week_bounds(week)
+    totals = con.execute(
+        """
+        SELECT count(*), coalesce(sum(lines_added), 0), coalesce(sum(ai_lines), 0),
+               coalesce(sum(human_lines), 0), coalesce(sum(bulk_lines), 0),
+               coalesce(sum(external_lines), 0)
+        FROM commits WHERE committed_at >= ? AND committed_at < ?
+        """,
+        [start, end],
+    ).fetchone()
+    n_commits, added, ai, human, bulk, external = (int(v) for v in totals or (0,) * 6)
+    by_tool_kind = con.execute(
+        """
+        SELECT coalesce(l.tool, 'unknown'), coalesce(l.kind, 'unknown'), count(*)
+        FROM commit_lines AS l JOIN commits AS c USING (repo_id, sha)
+        WHERE l.source = 'ai' AND c.committed_at >= ? AND c.committed_at < ?
+        GROUP BY ALL ORDER BY ALL
+        """,
+        [start, end],
+    ).fetchall()
+    by_tool: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    for tool, kind, n in by_tool_kind:
+        by_tool[tool] = by_tool.get(tool, 0) + int(n)
+        by_kind[kind] = by_kind.get(kind, 0) + int(n)
+    surv = con.execute(
+        """
+        SELECT coalesce(sum(s.ai_lines), 0), coalesce(sum(s.ai_surviving), 0)
+        FROM survival AS s JOIN commits AS c USING (repo_id, sha)
+        WHERE c.committed_at >= ? AND c.committed_at < ?
+        """,
+        [start, end],
+    ).fetchone()
+    checked, surviving = (int(v) for v in surv or (0, 0))
+    result: dict[str, Any] = {
+        "week": week,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "edit_lines": edit_lines_by_source(con, start, end),
+        "commits": n_commits,
+        "committed_lines": {
+            "added": added, "ai": ai, "human": human, "bulk": bulk, "external": external,
+        },
+        "ai_committed_by_tool": by_tool,
+        "ai_committed_by_kind": by_kind,
+        "survival": {
+            "ai_lines_checked": checked,
+            "ai_lines_surviving": surviving,
+            "rate": round(surviving / checked, 4) if checked else None,
+        },
+    }
+    for name, section in ME_SECTIONS.items():
+        result[name] = section(con, start, end)
+    return result
+
+
+def _existing_tables(con: Connection) -> set[str]:
+    rows = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def forget(con: Connection, before: dt.datetime | None) -> dict[str, int]:
+    """Delete local rows (all of them, or those dated before `before`); counts per table.
+
+    Forgotten commits are remembered in `skipped_commits` (repo id and sha only) so the
+    next sync does not attribute them again from git history.
+    """
+    present = _existing_tables(con)
+    deleted: dict[str, int] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        commit_filter = "" if before is None else "WHERE committed_at < $1"
+        params: list[Any] = [] if before is None else [before]
+        con.execute(
+            f"INSERT INTO skipped_commits SELECT repo_id, sha FROM commits {commit_filter} "
+            "ON CONFLICT DO NOTHING",
+            params,
+        )
+        for table, column in FORGET_TABLES.items():
+            if table not in present:
+                continue
+            if before is None:
+                where, args = "", []
+            elif table == "commit_lines":
+                # commit_lines has no date of its own: it goes with its commit.
+                where = (
+                    "WHERE EXISTS (SELECT 1 FROM commits AS c WHERE c.repo_id = "
+                    "commit_lines.repo_id AND c.sha = commit_lines.sha AND c.committed_at < $1)"
+                )
+                args = [before]
+            elif column:
+                where, args = f"WHERE {column} < $1", [before]
+            else:
+                continue
+            row = con.execute(f"DELETE FROM {table} {where}", args).fetchone()
+            deleted[table] = int(row[0]) if row else 0
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    return deleted
