@@ -1,9 +1,89 @@
-"""Placeholder: replaced by the survival check (owner: attribution helper)."""
+"""Count how many AI-attributed committed lines are still at HEAD some days after the commit.
+
+A commit is checked once, when it is at least `attribution.survival_days` old: its AI line
+keys are compared, as a multiset, with the keys of the files it touched as they are at HEAD
+now. A file renamed since counts as gone (its lines are not looked for elsewhere).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+
+from worktally.client import gitio
+from worktally.client.config import Config
+from worktally.client.line_keys import LineKeyer
+from worktally.client.repos import Repo
+
+Connection = duckdb.DuckDBPyConnection
+DAY_S = 86_400
 
 
-def update_survival(con: Any, keyer: Any, repo: Any, cfg: Any, now: float) -> int:
-    return 0
+def update_survival(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
+                    now: float) -> int:
+    """Write a `survival` row for each due, live commit of `repo`; returns rows written."""
+    days = cfg.attribution.survival_days
+    due = con.execute(
+        """
+        SELECT c.sha, c.ai_lines FROM commits c
+        WHERE c.repo_id = $repo AND c.reachable AND NOT c.is_merge
+          AND c.committed_at <= $cutoff
+          AND NOT EXISTS (SELECT 1 FROM survival s WHERE s.repo_id = c.repo_id AND s.sha = c.sha)
+        ORDER BY c.committed_at
+        """,
+        {"repo": repo.repo_id, "cutoff": _ts(now - days * DAY_S)},
+    ).fetchall()
+    if not due:
+        return 0
+    root = Path(repo.path)
+    parents = _first_parents(root, [str(sha) for sha, ai in due if ai])
+    written = 0
+    for sha, ai_lines in due:
+        surviving = 0
+        if ai_lines:
+            committed = Counter(
+                int(r[0]) for r in con.execute(
+                    "SELECT line_key FROM commit_lines WHERE repo_id = ? AND sha = ? "
+                    "AND source = 'ai'", [repo.repo_id, sha]).fetchall()
+            )
+            surviving = surviving_count(committed, _head_keys(root, keyer, sha, parents[sha]))
+        con.execute(
+            "INSERT OR IGNORE INTO survival VALUES (?, ?, ?, ?, ?, ?)",
+            [repo.repo_id, sha, _ts(now), days, int(ai_lines), surviving],
+        )
+        written += 1
+    return written
+
+
+def surviving_count(committed: Counter[int], at_head: Counter[int]) -> int:
+    """How many committed keys are still present, each present key counted at most as often
+    as it occurs at HEAD."""
+    return sum(min(n, at_head[k]) for k, n in committed.items())
+
+
+def _head_keys(root: Path, keyer: LineKeyer, sha: str, parent: str | None) -> Counter[int]:
+    files = gitio.changed_files(root, sha, parent)
+    keys: Counter[int] = Counter()
+    for blob in gitio.read_blobs(root, "HEAD", files).values():
+        if blob is not None and b"\x00" not in blob[:8192]:
+            keys.update(keyer.keys_of_text(blob.decode("utf-8", "replace")))
+    return keys
+
+
+def _first_parents(root: Path, shas: list[str]) -> dict[str, str | None]:
+    if not shas:
+        return {}
+    raw = gitio.run(root, "rev-list", "--no-walk=unsorted", "--parents", *shas)
+    out: dict[str, str | None] = dict.fromkeys(shas)
+    for line in raw.decode().splitlines():
+        parts = line.split()
+        if parts:
+            out[parts[0]] = parts[1] if len(parts) > 1 else None
+    return out
+
+
+def _ts(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, tz=dt.UTC)

@@ -79,9 +79,14 @@ def worktally_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def git_repo(tmp_path: Path) -> GitRepoFactory:
-    """Factory: git_repo("name") makes an initialised repo with user.name/email set."""
+def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepoFactory:
+    """Factory: git_repo("name") makes an initialised repo with user.name/email set.
+
+    The code under test runs git too, so the machine's global config is hidden from it.
+    """
     env = git_env(tmp_path)
+    for name in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"):
+        monkeypatch.setenv(name, env[name])
 
     def make(name: str = "repo", email: str = "dev@example.com") -> GitRepo:
         root = tmp_path / name
