@@ -145,6 +145,85 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        -- Numeric facts only OTLP reports: lines added/removed, commits, tool-reported cost.
+        CREATE TABLE otlp_counts (
+            count_id VARCHAR PRIMARY KEY,
+            tool VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            value BIGINT NOT NULL,
+            window_start TIMESTAMPTZ NOT NULL,
+            window_end TIMESTAMPTZ NOT NULL,
+            cumulative BOOLEAN NOT NULL
+        );
+        -- Token usage with each request counted once across sources. An OTLP api_request
+        -- row is dropped when a transcript row has its request id (transcript ids end in
+        -- ':<requestId>'), or, lacking one, the same session, model and token counts within
+        -- 60 s. A token.usage metric row is dropped once its session has any per-request row.
+        CREATE VIEW token_usage_effective AS
+        WITH per_request AS (
+            SELECT *, regexp_extract(usage_id, '[^:]*$') AS request_id
+            FROM token_usage WHERE origin NOT IN ('otlp', 'otlp-metric')
+        )
+        SELECT * EXCLUDE (request_id) FROM per_request
+        UNION ALL
+        SELECT t.* FROM token_usage t
+        WHERE t.origin = 'otlp'
+          AND NOT EXISTS (
+              SELECT 1 FROM per_request p
+              WHERE t.usage_id LIKE '%:req:%' AND p.tool = t.tool
+                AND p.request_id = regexp_extract(t.usage_id, '[^:]*$'))
+          AND NOT EXISTS (
+              SELECT 1 FROM per_request p
+              WHERE p.tool = t.tool AND p.session_id = t.session_id AND p.model = t.model
+                AND p.input_tokens = t.input_tokens AND p.output_tokens = t.output_tokens
+                AND p.cache_creation_tokens = t.cache_creation_tokens
+                AND p.cache_read_tokens = t.cache_read_tokens
+                AND abs(epoch(p.ts) - epoch(t.ts)) <= 60)
+        UNION ALL
+        SELECT t.* FROM token_usage t
+        WHERE t.origin = 'otlp-metric'
+          AND NOT EXISTS (
+              SELECT 1 FROM token_usage o
+              WHERE o.origin <> 'otlp-metric' AND o.tool = t.tool
+                AND o.session_id = t.session_id);
+        """,
+    ),
+    (
+        4,
+        """
+        -- How far each AI tool's transcript has been imported. file_key is a keyed label of
+        -- the transcript's path (never the path); head_key a keyed label of its first bytes,
+        -- so a replaced file is read again from the start. state is the parser's JSON state
+        -- (keyed ids, line keys, counters and byte offsets only).
+        CREATE TABLE import_files (
+            file_key VARCHAR PRIMARY KEY,
+            tool VARCHAR NOT NULL,
+            inode BIGINT NOT NULL,
+            head_key VARCHAR NOT NULL,
+            read_to BIGINT NOT NULL,
+            state VARCHAR NOT NULL,
+            malformed_lines BIGINT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        """
+        -- How far the external-edit scan has read each repo's HEAD and stash reflogs, so a
+        -- checkout, reset or stash since the last scan re-baselines instead of emitting.
+        CREATE TABLE watch_state (
+            repo_id VARCHAR PRIMARY KEY,
+            head_reflog_bytes BIGINT NOT NULL,
+            stash_reflog_bytes BIGINT NOT NULL,
+            scanned_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 ]
 
 
