@@ -1,9 +1,136 @@
-"""Commands of the `worktally` CLI: importing (filled in by its owner)."""
+"""`worktally import claude-code|codex [PATH]`: a one-off import of an AI tool's transcripts.
+
+With no agent running the command takes the agent lock and imports incrementally into the
+DB; while an agent owns the DB it parses the files whole and spools the records, which are
+idempotent, so the agent stores each request and edit once however often they arrive.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from worktally.client import config
+from worktally.client.agent.lock import AgentLock
+from worktally.client.errors import ImportFormatError
+from worktally.client.importers import import_tool, locations
+from worktally.client.importers.batch import usage_total
+from worktally.client.importers.context import ImportContext
+from worktally.client.importers.runner import ImportSummary, parse_whole
+from worktally.client.line_keys import default_keyer
+from worktally.client.repos import RepoRegistry
+from worktally.client.spool import Spool
+from worktally.client.store import db
+
+# Below this many bytes a progress bar would only flicker.
+PROGRESS_MIN_BYTES = 20 * 1024 * 1024
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+
+
+def summary_json(summary: ImportSummary) -> dict[str, Any]:
+    """The `--json` document: tokens per model and in total, sessions, edits, bad lines."""
+    models: dict[str, dict[str, int]] = {}
+    totals = dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0)
+    for usage in summary.usages.values():
+        row = models.setdefault(usage.model, dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0))
+        for name in TOKEN_FIELDS:
+            row[name] += getattr(usage, name)
+            totals[name] += getattr(usage, name)
+        row["total_tokens"] += usage_total(usage)
+        totals["total_tokens"] += usage_total(usage)
+    return {"models": models, "totals": totals, "sessions": len(summary.sessions),
+            "edits": len(summary.edit_ids), "malformed_lines": summary.malformed_lines,
+            "files": summary.files}
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    if total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    with bar:
+        task = bar.add_task("importing", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _files(tool: str, path: Path | None, cfg: config.Config) -> list[Path]:
+    if path is not None:
+        if not path.exists():
+            raise ImportFormatError(f"{path} does not exist; give a transcript file or folder")
+        return locations.transcript_files([path])
+    roots = locations.claude_roots(cfg) if tool == "claude-code" else locations.codex_roots(cfg)
+    return locations.transcript_files(roots)
+
+
+def run_import(tool: str, path: Path | None) -> tuple[ImportSummary, bool]:
+    """Import and return (summary, spooled): spooled when a running agent owns the DB."""
+    cfg = config.load()
+    files = _files(tool, path, cfg)
+    keyer = default_keyer()
+    registry = RepoRegistry(keyer)
+    size = sum(f.stat().st_size for f in files)
+    lock = AgentLock()
+    with _progress(size) as progress:
+        if lock.try_acquire():
+            try:
+                con = db.connect()
+                try:
+                    return import_tool(con, keyer, registry, tool, files, progress), False
+                finally:
+                    con.close()
+            finally:
+                lock.release()
+        ctx = ImportContext(keyer=keyer, registry=registry)
+        summary, records = parse_whole(ctx, tool, files, progress)
+    Spool().write(records)
+    return summary, True
+
+
+def _render(tool: str, data: dict[str, Any], spooled: bool) -> None:
+    t = data["totals"]
+    click.echo(f"{tool}: {data['files']} file(s), {data['sessions']} session(s), "
+               f"{data['edits']} edit(s), {data['malformed_lines']} malformed line(s) skipped")
+    click.echo(f"tokens: input {t['input_tokens']:,} · output {t['output_tokens']:,} · "
+               f"cache write {t['cache_creation_tokens']:,} · cache read "
+               f"{t['cache_read_tokens']:,} · total {t['total_tokens']:,}")
+    if spooled:
+        click.echo("the running agent stores these records on its next drain")
+
+
+def _command(tool: str) -> click.Command:
+    @click.command(name=tool, help=f"Import {tool} transcripts (default: its usual folders).")
+    @click.argument("path", required=False, type=click.Path(path_type=Path))
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
+    def command(path: Path | None, as_json: bool) -> None:
+        summary, spooled = run_import(tool, path)
+        data = summary_json(summary)
+        if as_json:
+            click.echo(json.dumps({**data, "spooled": spooled}, indent=2, sort_keys=True))
+        else:
+            _render(tool, data, spooled)
+
+    return command
+
+
+@click.group(name="import")
+def import_group() -> None:
+    """Import AI tools' own transcripts (tokens, sessions, agent edits) once, now."""
+
+
+for _tool in locations.TOOLS:
+    import_group.add_command(_command(_tool))
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the group."""
+    group.add_command(import_group)

@@ -1,9 +1,58 @@
-"""AI tools' own logs, read locally: Claude Code, Codex (placeholder until implemented)."""
+"""AI tools' own logs, read locally: Claude Code transcripts and Codex rollouts.
+
+`run_all` imports whatever is new in the default (and configured) folders; the agent calls
+it on every sync and whenever its watcher sees a change under `watch_roots(cfg)`.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
+import duckdb
 
-def run_all(con: Any, keyer: Any, registry: Any, cfg: Any) -> dict[str, Any]:
-    return {}
+from worktally.client.config import Config
+from worktally.client.importers import locations, reconcile
+from worktally.client.importers.context import ImportContext
+from worktally.client.importers.locations import watch_roots
+from worktally.client.importers.runner import ImportSummary, Progress, import_files
+from worktally.client.line_keys import LineKeyer
+from worktally.client.repos import RepoRegistry
+
+__all__ = ["import_tool", "run_all", "watch_roots"]
+
+log = logging.getLogger(__name__)
+
+
+def import_tool(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
+                tool: str, files: list[Path], progress: Progress | None = None) -> ImportSummary:
+    """Import new lines of `files` for one tool, then let agent lines explain watcher lines."""
+    ctx = ImportContext(keyer=keyer, registry=registry)
+    summary = import_files(con, ctx, tool, files, progress)
+    # Always, not only when this run found edits: the watcher may have seen the files
+    # after an earlier import stored the agent's lines.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        reconcile.convert_external(con)
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    return summary
+
+
+def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
+            cfg: Config) -> dict[str, Any]:
+    """Import everything new from every enabled tool; returns counts per tool."""
+    out: dict[str, Any] = {}
+    for tool in locations.TOOLS:
+        roots = locations.roots_for(tool, cfg)
+        if not roots:
+            continue
+        summary = import_tool(con, keyer, registry, tool, locations.transcript_files(roots))
+        out[tool] = summary.counts()
+        if summary.usages or summary.edit_ids:
+            log.info("imported %s: %d token records, %d sessions, %d edits", tool,
+                     len(summary.usages), len(summary.sessions), len(summary.edit_ids))
+    return out

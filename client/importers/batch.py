@@ -1,0 +1,117 @@
+"""What one pass over transcript lines yields: sessions, token usage and confirmed edits.
+
+Parsers fill an `ImportBatch`; the store step writes it with the drain's writers. Tool calls
+that write files wait in `pending` until their result line says they succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from worktally.client.events import AISession, EditEvent, TokenUsage
+
+
+@dataclass(frozen=True)
+class PendingEdit:
+    """Keyed lines a tool call will write to one file, once its result confirms it."""
+
+    file_id: str
+    repo_id: str | None
+    session_id: str
+    keys: tuple[int, ...]
+    line_count: int
+    ts: float
+
+    def to_json(self) -> list[Any]:
+        return [self.file_id, self.repo_id, self.session_id, list(self.keys),
+                self.line_count, self.ts]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> PendingEdit:
+        file_id, repo_id, session_id, keys, line_count, ts = raw
+        return cls(file_id=str(file_id), repo_id=repo_id, session_id=str(session_id),
+                   keys=tuple(int(k) for k in keys), line_count=int(line_count), ts=float(ts))
+
+
+def usage_total(u: TokenUsage) -> int:
+    return u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens
+
+
+def better_usage(old: TokenUsage, new: TokenUsage) -> bool:
+    """The drain's rule, applied early: main thread beats a sidechain copy, then the larger."""
+    if old.is_sidechain != new.is_sidechain:
+        return old.is_sidechain
+    return usage_total(new) > usage_total(old)
+
+
+def edit_event_id(tool: str, call_id: str, file_id: str) -> str:
+    """Stable per tool call and file, so a re-read or a copied transcript never doubles."""
+    return hashlib.sha256(f"{tool}\0{call_id}\0{file_id}".encode()).hexdigest()[:32]
+
+
+def parse_ts(value: Any) -> float | None:
+    """Seconds since the epoch of an ISO-8601 timestamp ('Z' or an offset), else None."""
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00", 1))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+@dataclass
+class ImportBatch:
+    """Accumulates one chunk of lines; merged records, ready for one transaction."""
+
+    tool: str
+    usages: dict[str, TokenUsage] = field(default_factory=dict)
+    sessions: dict[str, AISession] = field(default_factory=dict)
+    edits: dict[str, EditEvent] = field(default_factory=dict)
+    malformed_lines: int = 0
+    failed_tool_calls: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def add_usage(self, usage: TokenUsage) -> None:
+        old = self.usages.get(usage.usage_id)
+        if old is None or better_usage(old, usage):
+            self.usages[usage.usage_id] = usage
+
+    def touch_session(self, session_id: str, ts: float, repo_id: str | None,
+                      has_cwd: bool) -> None:
+        old = self.sessions.get(session_id)
+        if old is None:
+            self.sessions[session_id] = AISession(
+                session_id=session_id, tool=self.tool, kind="agent", repo_id=repo_id,
+                started_at=ts, ended_at=ts, has_cwd=has_cwd, ts=ts,
+                event_id=f"{self.tool}-session-{session_id}",
+            )
+            return
+        if ts >= old.started_at and ts <= old.ended_at and (
+            old.repo_id is not None or repo_id is None
+        ) and (old.has_cwd or not has_cwd):
+            return
+        self.sessions[session_id] = AISession(
+            session_id=session_id, tool=self.tool, kind="agent",
+            repo_id=old.repo_id if old.repo_id is not None else repo_id,
+            started_at=min(old.started_at, ts), ended_at=max(old.ended_at, ts),
+            has_cwd=old.has_cwd or has_cwd, ts=old.ts, event_id=old.event_id,
+        )
+
+    def confirm(self, call_id: str, pending: list[PendingEdit]) -> None:
+        """A tool call succeeded: its pending edits become `ai` edit events."""
+        for p in pending:
+            if not p.keys:
+                continue
+            event_id = edit_event_id(self.tool, call_id, p.file_id)
+            self.edits[event_id] = EditEvent(
+                source="ai", keys=p.keys, file_id=p.file_id, repo_id=p.repo_id,
+                tool=self.tool, kind="agent", session_id=p.session_id,
+                line_count=p.line_count, origin=self.tool, ts=p.ts, event_id=event_id,
+            )

@@ -1,0 +1,185 @@
+"""Claude Code transcripts (`projects/**/*.jsonl`): sessions, token usage and agent edits.
+
+Token rules follow ccusage 20.0.24 so totals agree: only `assistant` lines with
+`message.usage` count; one response written as several lines shares (message.id, requestId)
+and is deduplicated across all files, keeping the main-thread copy, then the largest.
+Edits come from Edit/MultiEdit/Write/NotebookEdit inputs once their tool result succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from worktally.client.events import TokenUsage
+from worktally.client.importers.batch import ImportBatch, PendingEdit, parse_ts
+from worktally.client.importers.context import ImportContext
+
+TOOL = "claude-code"
+EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
+# A tool call whose result never arrives is forgotten after this many newer ones.
+MAX_PENDING_CALLS = 500
+# ccusage 20 rejects a line in which one of these is JSON null.
+_NOT_NULL_TOP = ("cwd", "sessionId", "version", "requestId", "costUSD", "isApiErrorMessage")
+_NOT_NULL_MESSAGE = ("id", "model")
+_NOT_NULL_USAGE = ("cache_read_input_tokens", "cache_creation_input_tokens", "speed")
+
+
+class ClaudeCodeParser:
+    """Reads one transcript's lines in order; `state()` is what must survive to the next read."""
+
+    def __init__(self, ctx: ImportContext, batch: ImportBatch, state: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.batch = batch
+        raw = state.get("pending", {})
+        self.pending: dict[str, list[PendingEdit]] = {
+            call_id: [PendingEdit.from_json(p) for p in items] for call_id, items in raw.items()
+        }
+
+    def state(self) -> dict[str, Any]:
+        calls = list(self.pending.items())[-MAX_PENDING_CALLS:]
+        return {"pending": {c: [p.to_json() for p in items] for c, items in calls}}
+
+    def feed(self, line: bytes, offset: int) -> None:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            self.batch.malformed_lines += 1
+            return
+        if not isinstance(doc, dict):
+            self.batch.malformed_lines += 1
+            return
+        ts = parse_ts(doc.get("timestamp"))
+        session_id = doc.get("sessionId")
+        cwd = doc.get("cwd")
+        cwd = cwd if isinstance(cwd, str) and cwd else None
+        if isinstance(session_id, str) and session_id and ts is not None:
+            repo_id = self.ctx.repo_for_cwd(cwd) if cwd else None
+            self.batch.touch_session(session_id, ts, repo_id, cwd is not None)
+        message = doc.get("message")
+        if not isinstance(message, dict):
+            return
+        kind = doc.get("type")
+        # Byte tests before walking the content: most lines carry no usage and no tool call.
+        if kind == "assistant":
+            if b'"usage"' in line:
+                self._usage(doc, message, ts, offset)
+            if b'"tool_use"' in line and isinstance(session_id, str) and ts is not None:
+                self._tool_uses(message, session_id, cwd, ts)
+        elif kind == "user" and self.pending and b'"tool_result"' in line:
+            self._tool_results(doc, message)
+
+    def _usage(self, doc: dict[str, Any], message: dict[str, Any], ts: float | None,
+               offset: int) -> None:
+        usage = message.get("usage")
+        if not isinstance(usage, dict) or ts is None:
+            return
+        inp: Any = usage.get("input_tokens")
+        out: Any = usage.get("output_tokens")
+        if not _is_count(inp) or not _is_count(out):
+            return
+        if any(k in doc and doc[k] is None for k in _NOT_NULL_TOP) or any(
+            k in message and message[k] is None for k in _NOT_NULL_MESSAGE
+        ) or any(k in usage and usage[k] is None for k in _NOT_NULL_USAGE):
+            self.batch.skipped["null_field"] += 1
+            return
+        cache_read: Any = usage.get("cache_read_input_tokens") or 0
+        cache_creation: Any = usage.get("cache_creation_input_tokens") or 0
+        split = usage.get("cache_creation")
+        if isinstance(split, dict):
+            cache_creation = (split.get("ephemeral_5m_input_tokens") or 0) + (
+                split.get("ephemeral_1h_input_tokens") or 0
+            )
+        if not (_is_count(cache_read) and _is_count(cache_creation)):
+            return
+        session_id = doc.get("sessionId")
+        message_id = message.get("id")
+        request_id = doc.get("requestId")
+        if isinstance(message_id, str) and message_id:
+            usage_id = f"cc:{message_id}:{request_id if isinstance(request_id, str) else ''}"
+        else:
+            # ccusage never deduplicates a line without message.id; neither do we.
+            usage_id = f"cc-line:{session_id}:{doc.get('uuid') or offset}"
+        model = message.get("model")
+        model = model if isinstance(model, str) and model else "unknown"
+        if doc.get("speed") == "fast" or usage.get("speed") == "fast":
+            model = f"{model}-fast"
+        self.batch.add_usage(
+            TokenUsage(
+                usage_id=usage_id, session_id=str(session_id or ""), tool=TOOL, model=model,
+                input_tokens=int(inp), output_tokens=int(out),
+                cache_creation_tokens=int(cache_creation), cache_read_tokens=int(cache_read),
+                is_sidechain=bool(doc.get("isSidechain")), ts=ts,
+                event_id=usage_id,
+            )
+        )
+
+    def _tool_uses(self, message: dict[str, Any], session_id: str, cwd: str | None,
+                   ts: float) -> None:
+        content = message.get("content")
+        if not isinstance(content, list):
+            return
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") != "tool_use":
+                continue
+            name, call_id, args = block.get("name"), block.get("id"), block.get("input")
+            if name not in EDIT_TOOLS or not isinstance(call_id, str) or not isinstance(
+                args, dict
+            ):
+                continue
+            edit = self._pending_edit(str(name), args, session_id, cwd, ts)
+            if edit is not None:
+                self.pending[call_id] = [edit]
+
+    def _pending_edit(self, name: str, args: dict[str, Any], session_id: str,
+                      cwd: str | None, ts: float) -> PendingEdit | None:
+        path = args.get("notebook_path") if name == "NotebookEdit" else args.get("file_path")
+        if not isinstance(path, str) or not path:
+            return None
+        pairs: list[tuple[str, str]] = []
+        if name == "Edit":
+            pairs.append((_text(args.get("new_string")), _text(args.get("old_string"))))
+        elif name == "MultiEdit":
+            for item in args.get("edits") or []:
+                if isinstance(item, dict):
+                    pairs.append((_text(item.get("new_string")), _text(item.get("old_string"))))
+        elif name == "Write":
+            pairs.append((_text(args.get("content")), ""))
+        elif args.get("edit_mode") != "delete":
+            pairs.append((_text(args.get("new_source")), ""))
+        keys: list[int] = []
+        count = 0
+        for new, old in pairs:
+            k, n = self.ctx.new_keys(new, old)
+            keys.extend(k)
+            count += n
+        repo_id, file_id = self.ctx.file_ids(path, cwd)
+        return PendingEdit(file_id=file_id, repo_id=repo_id, session_id=session_id,
+                           keys=tuple(keys), line_count=count, ts=ts)
+
+    def _tool_results(self, doc: dict[str, Any], message: dict[str, Any]) -> None:
+        content = message.get("content")
+        if not isinstance(content, list):
+            return
+        # On failure Claude Code stores the error text as a plain-string toolUseResult.
+        result_is_error_text = isinstance(doc.get("toolUseResult"), str)
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            pending = self.pending.pop(str(block.get("tool_use_id")), None)
+            if pending is None:
+                continue
+            if block.get("is_error") is True or result_is_error_text:
+                self.batch.failed_tool_calls += 1
+                continue
+            self.batch.confirm(str(block.get("tool_use_id")), pending)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):  # NotebookEdit sources may be a list of lines
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,124 @@
+"""Incremental reading of append-only transcripts: where each file was read up to.
+
+Only complete lines (ending in a newline) are consumed, so a half-written last line waits
+for the next read. A file whose inode or first bytes changed, or that shrank, is new and is
+read from the start. The remembered state is keyed by a label of the path, never the path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from worktally.client.line_keys import LineKeyer
+
+# Enough of the first line to tell two transcripts apart (ids and a timestamp).
+HEAD_BYTES = 256
+READ_BLOCK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What is remembered about one transcript between imports."""
+
+    file_key: str
+    tool: str
+    inode: int
+    head_key: str
+    read_to: int
+    state: dict[str, Any]
+    malformed_lines: int = 0
+
+
+def file_key(keyer: LineKeyer, path: Path) -> str:
+    return keyer.label(f"transcript:{path.absolute()}")
+
+
+def head_key(keyer: LineKeyer, path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    return keyer.label("head:" + head.decode("utf-8", "replace"))
+
+
+def load(con: duckdb.DuckDBPyConnection, key: str) -> Cursor | None:
+    row = con.execute(
+        "SELECT tool, inode, head_key, read_to, state, malformed_lines FROM import_files "
+        "WHERE file_key = ?",
+        [key],
+    ).fetchone()
+    if row is None:
+        return None
+    tool, inode, head, read_to, state, malformed = row
+    return Cursor(file_key=key, tool=str(tool), inode=int(inode), head_key=str(head),
+                  read_to=int(read_to), state=json.loads(state),
+                  malformed_lines=int(malformed))
+
+
+def save(con: duckdb.DuckDBPyConnection, cursor: Cursor) -> None:
+    con.execute(
+        """
+        INSERT INTO import_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (file_key) DO UPDATE SET
+            tool = excluded.tool, inode = excluded.inode, head_key = excluded.head_key,
+            read_to = excluded.read_to, state = excluded.state,
+            malformed_lines = excluded.malformed_lines, updated_at = excluded.updated_at
+        """,
+        [cursor.file_key, cursor.tool, cursor.inode, cursor.head_key, cursor.read_to,
+         json.dumps(cursor.state, separators=(",", ":")), cursor.malformed_lines,
+         dt.datetime.now(tz=dt.UTC)],
+    )
+
+
+def resume_point(previous: Cursor | None, inode: int, head: str, size: int) -> Cursor | None:
+    """The cursor to continue from, or None when the file must be read from the start."""
+    if previous is None:
+        return None
+    if previous.inode != inode or previous.head_key != head or size < previous.read_to:
+        return None
+    return previous
+
+
+def complete_lines(path: Path, start: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) for each complete line from `start`; stops before a partial last line.
+
+    The caller learns where reading ended from the last offset and line length it saw.
+    """
+    with path.open("rb") as fh:
+        fh.seek(start)
+        position = start
+        carry = b""
+        while True:
+            block = fh.read(READ_BLOCK)
+            if not block:
+                return
+            data = carry + block
+            end = data.rfind(b"\n")
+            if end < 0:
+                carry = data
+                continue
+            base = position - len(carry)
+            cursor = 0
+            while cursor <= end:
+                newline = data.index(b"\n", cursor)
+                yield base + cursor, data[cursor:newline + 1]
+                cursor = newline + 1
+            carry = data[end + 1:]
+            position += len(block)
+
+
+def read_line_at(path: Path, offset: int) -> bytes | None:
+    """The complete line that starts at `offset`, if it is still there."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            line = fh.readline()
+    except OSError:
+        return None
+    return line if line.endswith(b"\n") else None
+

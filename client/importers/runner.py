@@ -1,0 +1,191 @@
+"""Drives the parsers over transcript files: incrementally into the DB, or whole into records.
+
+Each file's new lines are stored with the drain's writers in one transaction together with
+the file's new cursor, so a crash replays the same lines and, the writers being idempotent,
+never doubles them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+
+from worktally.client.events import AISession, EditEvent, TokenUsage
+from worktally.client.importers import offsets
+from worktally.client.importers.batch import ImportBatch, better_usage
+from worktally.client.importers.claude_code import ClaudeCodeParser
+from worktally.client.importers.codex import CodexParser, LineReader
+from worktally.client.importers.context import ImportContext
+from worktally.client.store import drain
+
+log = logging.getLogger(__name__)
+
+# A very long file is stored in slices of this many lines, each in its own transaction.
+LINES_PER_TRANSACTION = 50_000
+
+Progress = Callable[[int], None]
+
+
+class Parser(Protocol):
+    batch: ImportBatch
+
+    def feed(self, line: bytes, offset: int) -> None: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+
+def make_parser(tool: str, ctx: ImportContext, batch: ImportBatch, state: dict[str, Any],
+                reread: LineReader) -> Parser:
+    if tool == "claude-code":
+        return ClaudeCodeParser(ctx, batch, state)
+    if tool == "codex":
+        return CodexParser(ctx, batch, state, reread)
+    raise ValueError(f"no importer for {tool!r}")
+
+
+@dataclass
+class ImportSummary:
+    """What one import run read, merged across its files (the CLI prints it)."""
+
+    tool: str
+    files: int = 0
+    bytes_read: int = 0
+    usages: dict[str, TokenUsage] = field(default_factory=dict)
+    sessions: set[str] = field(default_factory=set)
+    edit_ids: set[str] = field(default_factory=set)
+    malformed_lines: int = 0
+    failed_tool_calls: int = 0
+
+    def absorb(self, batch: ImportBatch) -> None:
+        for usage in batch.usages.values():
+            old = self.usages.get(usage.usage_id)
+            if old is None or better_usage(old, usage):
+                self.usages[usage.usage_id] = usage
+        self.sessions.update(batch.sessions)
+        self.edit_ids.update(batch.edits)
+        self.malformed_lines += batch.malformed_lines
+        self.failed_tool_calls += batch.failed_tool_calls
+
+    def counts(self) -> dict[str, int]:
+        return {"files": self.files, "sessions": len(self.sessions),
+                "edits": len(self.edit_ids), "token_records": len(self.usages),
+                "malformed_lines": self.malformed_lines}
+
+
+def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
+                cursor: offsets.Cursor | None) -> None:
+    """Write one batch (and the cursor that covers it) atomically."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if batch.sessions:
+            drain.write_sessions(con, list(batch.sessions.values()))
+        if batch.usages:
+            drain.write_token_usage(con, list(batch.usages.values()))
+        if batch.edits:
+            drain.write_edits(con, list(batch.edits.values()))
+        if cursor is not None:
+            offsets.save(con, cursor)
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+
+
+def import_file(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str, path: Path,
+                summary: ImportSummary, progress: Progress | None = None) -> None:
+    """Import the lines of `path` not imported yet (complete lines only)."""
+    stat = path.stat()
+    key = offsets.file_key(ctx.keyer, path)
+    head = offsets.head_key(ctx.keyer, path)
+    previous = offsets.resume_point(offsets.load(con, key), stat.st_ino, head, stat.st_size)
+    start = previous.read_to if previous else 0
+    state = previous.state if previous else {}
+    malformed = previous.malformed_lines if previous else 0
+    summary.files += 1
+    if start >= stat.st_size:
+        return
+    batch = ImportBatch(tool)
+    parser = make_parser(tool, ctx, batch, state, lambda at: offsets.read_line_at(path, at))
+    end = start
+    for lines, (at, line) in enumerate(offsets.complete_lines(path, start), start=1):
+        if line.strip():
+            parser.feed(line, at)
+        end = at + len(line)
+        if lines % LINES_PER_TRANSACTION == 0:
+            malformed = _flush(con, batch, summary, key, tool, stat.st_ino, head, end,
+                               parser, malformed)
+            batch = _fresh(batch, parser)
+    if end > start:
+        _flush(con, batch, summary, key, tool, stat.st_ino, head, end, parser, malformed)
+        if progress is not None:
+            progress(end - start)
+        summary.bytes_read += end - start
+
+
+def _fresh(batch: ImportBatch, parser: Parser) -> ImportBatch:
+    fresh = ImportBatch(batch.tool)
+    parser.batch = fresh
+    return fresh
+
+
+def _flush(con: duckdb.DuckDBPyConnection, batch: ImportBatch, summary: ImportSummary,
+           key: str, tool: str, inode: int, head: str, end: int, parser: Parser,
+           malformed: int) -> int:
+    malformed += batch.malformed_lines
+    if batch.malformed_lines:
+        # Counts only: a malformed line may hold a prompt, so its text is never logged.
+        log.warning("%s transcript: skipped %d malformed line(s)", tool, batch.malformed_lines)
+    cursor = offsets.Cursor(file_key=key, tool=tool, inode=inode, head_key=head, read_to=end,
+                            state=parser.state(), malformed_lines=malformed)
+    store_batch(con, batch, cursor)
+    summary.absorb(batch)
+    return malformed
+
+
+def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
+                 files: Iterable[Path], progress: Progress | None = None) -> ImportSummary:
+    summary = ImportSummary(tool)
+    for path in files:
+        try:
+            import_file(con, ctx, tool, path, summary, progress)
+        except OSError as exc:
+            # A transcript deleted or rotated mid-run is picked up again next time.
+            log.warning("%s transcript unreadable this run: %s", tool, exc.strerror)
+    return summary
+
+
+def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
+                progress: Progress | None = None) -> tuple[ImportSummary, list[Any]]:
+    """Read files from the start without the DB (for the spool); returns merged records."""
+    summary = ImportSummary(tool)
+    sessions: dict[str, AISession] = {}
+    edits: dict[str, EditEvent] = {}
+    for path in files:
+        batch = ImportBatch(tool)
+        parser = make_parser(tool, ctx, batch, {}, lambda at, p=path: offsets.read_line_at(p, at))
+        size = 0
+        try:
+            for at, line in offsets.complete_lines(path, 0):
+                if line.strip():
+                    parser.feed(line, at)
+                size = at + len(line)
+        except OSError as exc:
+            log.warning("%s transcript unreadable: %s", tool, exc.strerror)
+            continue
+        summary.files += 1
+        summary.bytes_read += size
+        if progress is not None:
+            progress(size)
+        summary.absorb(batch)
+        for s in batch.sessions.values():
+            merged = ImportBatch(tool, sessions=sessions)
+            merged.touch_session(s.session_id, s.started_at, s.repo_id, s.has_cwd)
+            merged.touch_session(s.session_id, s.ended_at, s.repo_id, s.has_cwd)
+        edits.update(batch.edits)
+    records: list[Any] = [*sessions.values(), *summary.usages.values(), *edits.values()]
+    return summary, records
