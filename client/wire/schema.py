@@ -42,8 +42,8 @@ class MetricSpec:
 # spend ships, how much committed code is AI); volumes and session counts get the rest.
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("active", 0, 1, "flag", "1 if the person had any AI session or AI edit", 0.03),
-    MetricSpec("ai_tokens_k", 0, 10_000, "thousand tokens",
-               "AI tokens used (input + output + cache writes; cache reads excluded)", 0.10),
+    MetricSpec("ai_tokens_k", 0, 20_000, "thousand tokens",
+               "AI tokens used (input + output + cache writes + cache reads)", 0.10),
     MetricSpec("shipped_token_share_pm", 0, 1000, "per-mille",
                "share of AI tokens in sessions whose lines reached a commit", 0.45),
     MetricSpec("ai_lines_inserted", 0, 3000, "lines", "AI lines inserted in editors/agents",

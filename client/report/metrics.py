@@ -1,0 +1,159 @@
+"""One person's raw weekly metric vector, computed from the local DuckDB and clipped.
+
+Only counts leave this module: every query aggregates to a number, so no id, key or text of
+the local store can reach the report. Session outcomes come from
+`worktally.client.outcomes.weekly_session_summary` when that module exists; until it does,
+the outcome metrics are honestly zero (see `SessionSummary`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from worktally.client.config import Config
+from worktally.client.report.periods import IsoWeek
+from worktally.client.wire.schema import METRIC_NAMES, METRICS
+
+log = logging.getLogger(__name__)
+
+Connection = duckdb.DuckDBPyConnection
+PER_MILLE = 1000
+OUTCOMES_MODULE = "worktally.client.outcomes"
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """Session outcomes and token split for one week (the outcomes module supplies them).
+
+    Tokens count input + output + cache writes + cache reads, as the outcomes module does.
+    """
+
+    sessions_shipped: int = 0
+    sessions_edited: int = 0
+    sessions_repo_context: int = 0
+    sessions_no_context: int = 0
+    tokens_total: int = 0
+    tokens_shipped: int = 0
+    available: bool = False
+
+
+@dataclass(frozen=True)
+class RawReport:
+    """The un-noised, clipped vector in schema.METRICS order; it never leaves the machine."""
+
+    period: str
+    values: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(zip(METRIC_NAMES, self.values, strict=True))
+
+
+def clip(value: int, lower: int, upper: int) -> int:
+    return max(lower, min(upper, value))
+
+
+def per_mille(part: int, whole: int) -> int:
+    """round(1000 * part / whole) in integers; 0 when there is no denominator."""
+    if whole <= 0:
+        return 0
+    return (PER_MILLE * part + whole // 2) // whole
+
+
+def _scalar(con: Connection, sql: str, params: list[Any]) -> int:
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _from_summary(raw: Any) -> SessionSummary:
+    """Read the outcomes module's answer (an object or a mapping with its field names)."""
+    def get(name: str) -> int:
+        value = raw.get(name, 0) if isinstance(raw, Mapping) else getattr(raw, name, 0)
+        return int(value or 0)
+
+    return SessionSummary(
+        sessions_shipped=get("shipped"),
+        sessions_edited=get("edited"),
+        sessions_repo_context=get("repo_context"),
+        sessions_no_context=get("no_context"),
+        tokens_total=get("tokens_total"),
+        tokens_shipped=get("tokens_shipped"),
+        available=True,
+    )
+
+
+def session_summary(con: Connection, week: IsoWeek, cfg: Config) -> SessionSummary:
+    """Ask the outcomes module for the week's session outcomes, or report none yet."""
+    try:
+        module = importlib.import_module(OUTCOMES_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != OUTCOMES_MODULE:
+            raise
+        return SessionSummary()
+    summarise = getattr(module, "weekly_session_summary", None)
+    if summarise is None:
+        return SessionSummary()
+    return _from_summary(summarise(con, str(week), cfg))
+
+
+def weekly_tokens(con: Connection, week: IsoWeek) -> int:
+    return _scalar(
+        con,
+        "SELECT sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) "
+        "FROM token_usage "
+        "WHERE ts >= ? AND ts < ?",
+        [week.start, week.end],
+    )
+
+
+def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
+    """Compute and clip the week's vector (values in schema.METRICS order)."""
+    start, end = week.start, week.end
+    ai_inserted = _scalar(
+        con, "SELECT count(*) FROM edit_lines WHERE source = 'ai' AND ts >= ? AND ts < ?",
+        [start, end],
+    )
+    committed = con.execute(
+        "SELECT coalesce(sum(ai_lines), 0), coalesce(sum(lines_added), 0) FROM commits "
+        "WHERE reachable AND NOT is_merge AND committed_at >= ? AND committed_at < ?",
+        [start, end],
+    ).fetchone() or (0, 0)
+    ai_committed, lines_added = int(committed[0]), int(committed[1])
+    # Survival is known only once a commit is `days` old, so the week reports the lines
+    # whose survival window closed in it.
+    surviving = _scalar(
+        con,
+        "SELECT sum(s.ai_surviving) FROM survival AS s JOIN commits AS c USING (repo_id, sha) "
+        "WHERE c.reachable AND c.committed_at + to_days(s.days) >= ? "
+        "AND c.committed_at + to_days(s.days) < ?",
+        [start, end],
+    )
+    sessions_in_week = _scalar(
+        con, "SELECT count(*) FROM ai_sessions WHERE started_at < ? AND ended_at >= ?",
+        [end, start],
+    )
+    summary = session_summary(con, week, cfg)
+    tokens = summary.tokens_total if summary.available else weekly_tokens(con, week)
+    raw = {
+        "active": int(ai_inserted > 0 or sessions_in_week > 0 or tokens > 0),
+        # Ceiling division: a week with any tokens never reports zero thousand.
+        "ai_tokens_k": -(-tokens // 1000),
+        "shipped_token_share_pm": per_mille(summary.tokens_shipped, summary.tokens_total),
+        "ai_lines_inserted": ai_inserted,
+        "ai_lines_committed": ai_committed,
+        "ai_committed_share_pm": per_mille(ai_committed, lines_added),
+        "ai_lines_surviving": surviving,
+        "sessions_shipped": summary.sessions_shipped,
+        "sessions_edited": summary.sessions_edited,
+        "sessions_repo_context": summary.sessions_repo_context,
+        "sessions_no_context": summary.sessions_no_context,
+    }
+    if not summary.available:
+        log.debug("no session outcomes yet: outcome metrics are reported as zero")
+    values = tuple(clip(raw[m.name], m.lower, m.upper) for m in METRICS)
+    return RawReport(str(week), values)
