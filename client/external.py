@@ -1,9 +1,226 @@
-"""Placeholder: replaced by the external-edit scan (owner: attribution helper)."""
+"""Record lines that appeared in work-tree files without any editor reporting them.
+
+Each changed file's keyed lines are compared, as a multiset, with its last keyed state (a
+`file_snapshots` row, else its HEAD blob, else nothing for an untracked file). Inserted keys
+that no editor reported for that file are stored as one `external` edit. Git itself is not
+an author: a file equal to HEAD, or any change after a checkout, reset, rebase, merge, pull,
+cherry-pick or stash, only moves the baseline. The first scan of a repo records the
+baseline alone, since changes made before worktally watched have no known author.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import logging
+import os
+import re
+import stat
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from worktally.client import gitio
+from worktally.client.config import Config
+from worktally.client.events import EditEvent
+from worktally.client.line_keys import LineKeyer
+from worktally.client.repos import Repo
+from worktally.client.store import drain
+
+log = logging.getLogger(__name__)
+
+Connection = duckdb.DuckDBPyConnection
+BINARY_PROBE_BYTES = 8192
+# Editor edits reach the store after the file is saved (they settle, then spool), so lines
+# an editor reported shortly before the baseline was taken still count as the editor's.
+EDITOR_SLACK_S = 600
+_GIT_OPERATIONS = re.compile(
+    rb"\t(checkout|reset|rebase|merge|pull|cherry-pick|revert|am|commit \(merge\))[ :]"
+)
 
 
-def scan(con: Any, keyer: Any, repo: Any, cfg: Any, relpaths: Any = None) -> int:
-    return 0
+@dataclass(frozen=True)
+class WatchState:
+    head_reflog_bytes: int
+    stash_reflog_bytes: int
+    scanned_at: float
+
+
+def inserted_keys(current: Iterable[int], previous: Iterable[int],
+                  reported: Iterable[int] = ()) -> list[int]:
+    """Keys of `current` beyond those in `previous` and `reported` (multisets), in file order."""
+    budget = Counter(previous)
+    budget.update(reported)
+    out: list[int] = []
+    for key in current:
+        if budget[key] > 0:
+            budget[key] -= 1
+        else:
+            out.append(key)
+    return out
+
+
+def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
+         relpaths: set[str] | None = None) -> int:
+    """Record external lines in `relpaths` (None: every changed file); returns lines recorded."""
+    root = Path(repo.path)
+    previous_state = _load_state(con, repo.repo_id)
+    state = _reflog_state(root)
+    git_moved = previous_state is None or _git_operation_since(root, previous_state, state)
+    candidates = set(gitio.status_paths(root)) if relpaths is None else set(relpaths)
+    candidates = {p for p in candidates if _inside_tree(p)}
+    if git_moved and previous_state is not None:
+        # Files the operation changed but the watcher did not name would otherwise be
+        # compared with stale snapshots later.
+        candidates |= set(gitio.status_paths(root))
+        con.execute("DELETE FROM file_snapshots WHERE repo_id = ?", [repo.repo_id])
+    recorded = 0
+    if candidates:
+        recorded = _scan_files(con, keyer, repo, cfg, root, sorted(candidates), git_moved)
+    _save_state(con, repo.repo_id, state)
+    return recorded
+
+
+def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
+                relpaths: list[str], baseline_only: bool) -> int:
+    heads = gitio.read_blobs(root, "HEAD", relpaths) if gitio.head_sha(root) else {}
+    head_time = _head_time(root)
+    recorded = 0
+    for relpath in relpaths:
+        file_id = keyer.label(relpath)
+        content = _read_work_file(root, relpath, cfg.capture.max_file_bytes)
+        if content is None:
+            # Deleted, skipped or unreadable: forget the snapshot so HEAD is the baseline.
+            con.execute("DELETE FROM file_snapshots WHERE repo_id = ? AND file_id = ?",
+                        [repo.repo_id, file_id])
+            continue
+        current = keyer.keys_of_text(content.decode("utf-8", "replace"))
+        head_blob = heads.get(relpath)
+        head_keys = (keyer.keys_of_text(head_blob.decode("utf-8", "replace"))
+                     if head_blob is not None else None)
+        if head_keys is not None and sorted(head_keys) == sorted(current):
+            con.execute("DELETE FROM file_snapshots WHERE repo_id = ? AND file_id = ?",
+                        [repo.repo_id, file_id])
+            continue
+        if not baseline_only:
+            snapshot = _load_snapshot(con, repo.repo_id, file_id)
+            if snapshot is not None:
+                previous, since = snapshot
+            else:
+                previous, since = head_keys or [], head_time
+            reported = _editor_keys(con, repo.repo_id, file_id, since - EDITOR_SLACK_S)
+            fresh = inserted_keys(current, previous, reported)
+            if fresh:
+                drain.write_edits(con, [EditEvent(
+                    source="external", origin="watcher", keys=tuple(fresh), file_id=file_id,
+                    repo_id=repo.repo_id, line_count=len(fresh),
+                )])
+                recorded += len(fresh)
+        _save_snapshot(con, repo.repo_id, file_id, current)
+    if recorded:
+        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
+    return recorded
+
+
+def _inside_tree(relpath: str) -> bool:
+    """A work-tree name: relative, no `..`, not inside .git (git's own files are no edit)."""
+    parts = Path(relpath).parts
+    return bool(parts) and not Path(relpath).is_absolute() and ".." not in parts \
+        and ".git" not in parts
+
+
+def _read_work_file(root: Path, relpath: str, max_bytes: int) -> bytes | None:
+    """The file's bytes, or None if it is gone, a symlink, outside the tree, big or binary."""
+    path = root / relpath
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        # A symlinked parent directory could lead out of the work tree.
+        if not path.resolve().is_relative_to(root.resolve()):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError:
+        return None
+    if len(data) > max_bytes or b"\x00" in data[:BINARY_PROBE_BYTES]:
+        return None
+    return data
+
+
+def _editor_keys(con: Connection, repo_id: str, file_id: str, since: float) -> list[int]:
+    rows = con.execute(
+        "SELECT line_key FROM edit_lines WHERE repo_id = ? AND file_id = ? "
+        "AND source <> 'external' AND ts >= ?",
+        [repo_id, file_id, _ts(since)],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _load_snapshot(con: Connection, repo_id: str,
+                   file_id: str) -> tuple[list[int], float] | None:
+    row = con.execute(
+        "SELECT keys, epoch(updated_at) FROM file_snapshots WHERE repo_id = ? AND file_id = ?",
+        [repo_id, file_id],
+    ).fetchone()
+    return None if row is None else ([int(k) for k in row[0]], float(row[1]))
+
+
+def _save_snapshot(con: Connection, repo_id: str, file_id: str, keys: list[int]) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO file_snapshots VALUES (?, ?, ?, ?)",
+        [repo_id, file_id, keys, _ts(time.time())],
+    )
+
+
+def _reflog_state(root: Path) -> WatchState:
+    def size(name: str) -> int:
+        try:
+            return gitio.git_path(root, name).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    return WatchState(size("logs/HEAD"), size("logs/refs/stash"), time.time())
+
+
+def _git_operation_since(root: Path, before: WatchState, now: WatchState) -> bool:
+    """Did HEAD's reflog gain a work-tree-changing entry, or the stash list change?"""
+    if now.stash_reflog_bytes != before.stash_reflog_bytes:
+        return True
+    if now.head_reflog_bytes < before.head_reflog_bytes:
+        return True  # the reflog was expired or rewritten; be safe
+    if now.head_reflog_bytes == before.head_reflog_bytes:
+        return False
+    with gitio.git_path(root, "logs/HEAD").open("rb") as handle:
+        handle.seek(before.head_reflog_bytes)
+        added = handle.read(now.head_reflog_bytes - before.head_reflog_bytes)
+    return bool(_GIT_OPERATIONS.search(added))
+
+
+def _head_time(root: Path) -> float:
+    if gitio.head_sha(root) is None:
+        return 0.0
+    return float(gitio.run(root, "log", "-1", "--format=%ct", "HEAD").decode().strip() or 0)
+
+
+def _load_state(con: Connection, repo_id: str) -> WatchState | None:
+    row = con.execute(
+        "SELECT head_reflog_bytes, stash_reflog_bytes, epoch(scanned_at) FROM watch_state "
+        "WHERE repo_id = ?", [repo_id],
+    ).fetchone()
+    return None if row is None else WatchState(int(row[0]), int(row[1]), float(row[2]))
+
+
+def _save_state(con: Connection, repo_id: str, state: WatchState) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO watch_state VALUES (?, ?, ?, ?)",
+        [repo_id, state.head_reflog_bytes, state.stash_reflog_bytes, _ts(state.scanned_at)],
+    )
+
+
+def _ts(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, tz=dt.UTC)

@@ -152,7 +152,9 @@ def head_sha(root: Path) -> str | None:
 
 def read_blobs(root: Path, rev: str, relpaths: list[str]) -> dict[str, bytes | None]:
     """The contents of `rev:path` for each path (None when absent or not a blob), in one call."""
-    wanted = [p for p in relpaths if "\n" not in p]
+    # A name git cannot take in `rev:path` (newline, absolute, `..`) would abort the batch.
+    wanted = [p for p in relpaths if "\n" not in p and not p.startswith("/")
+              and ".." not in p.split("/")]
     result: dict[str, bytes | None] = {p: None for p in relpaths}
     if not wanted:
         return result
