@@ -1,0 +1,113 @@
+-- An editing session driven inside real headless Neovim for test_neovim_e2e.py: types two
+-- lines key by key, accepts a copilot.vim and a copilot.lua suggestion (stand-ins), pastes
+-- an unmarked block, saves, then stops `worktally lsp` cleanly and writes a JSON summary.
+--
+-- Environment: WORKTALLY_BIN (the worktally executable), WORKTALLY_TEST_FILE (the file to
+-- edit), WORKTALLY_TEST_RESULT (where the summary goes), WORKTALLY_TEST_BLOCKS (JSON:
+-- {typed, copilot_vim, copilot_lua, paste}, each a list of lines).
+
+local WAIT_MS = 15000
+
+local function fail(message)
+  error(message, 0)
+end
+
+local function wait_for(what, condition)
+  if not vim.wait(WAIT_MS, condition, 10) then
+    fail('timed out waiting for ' .. what)
+  end
+end
+
+local function keys(text)
+  return vim.api.nvim_replace_termcodes(text, true, false, true)
+end
+
+local function press(sequence)
+  -- 'x' runs the keys now, 't' makes them count as typed so mappings apply.
+  vim.api.nvim_feedkeys(keys(sequence), 'xt', false)
+end
+
+-- One insert per key: each keystroke reaches the server as its own didChange, as when a
+-- person types (a single feedkeys of a whole line would arrive as one change).
+local function type_text(text)
+  for i = 1, #text do
+    local char = text:sub(i, i)
+    local key = char == '\n' and '<CR>' or char == '<' and '<lt>' or char
+    press('a' .. key .. '<Esc>')
+  end
+end
+
+local function main()
+  local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
+  local repo_root = vim.fn.fnamemodify(here, ':h:h:h')
+  vim.opt.runtimepath:append(repo_root .. '/lsp/nvim')
+  vim.opt.runtimepath:append(here .. '/copilot_standin')
+  -- -u NONE loads no plugins: load the copilot.vim stand-in as Neovim would.
+  vim.cmd('runtime plugin/copilot.vim')
+  local copilot_lua = require('copilot.suggestion')
+  copilot_lua.setup({ accept = '<M-l>' })
+
+  local blocks = vim.fn.json_decode(os.getenv('WORKTALLY_TEST_BLOCKS'))
+  local worktally = require('worktally')
+  local client = require('worktally.client')
+  local marks = require('worktally.marks')
+  worktally.setup({ cmd = { os.getenv('WORKTALLY_BIN'), 'lsp' }, filetypes = { 'python' } })
+
+  vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('WORKTALLY_TEST_FILE')))
+  -- With -u NONE there is no filetype detection and languageId would be empty.
+  vim.bo.filetype = 'python'
+  wait_for('worktally lsp to initialize', client.initialized)
+
+  type_text(table.concat(blocks.typed, '\n') .. '\n')
+
+  vim.fn['copilot#StandinOffer'](table.concat(blocks.copilot_vim, '\n'))
+  press('a<Tab><Esc>')
+  wait_for('the copilot.vim accept to be reported', function()
+    return #marks.sent >= 1
+  end)
+
+  vim.fn.setreg('a', blocks.paste, 'l')
+  press('"ap')
+
+  press('Go<Esc>')
+  copilot_lua.standin_offer(table.concat(blocks.copilot_lua, '\n'))
+  press('a<M-l><Esc>')
+  wait_for('the copilot.lua accept to be reported', function()
+    return #marks.sent >= 2
+  end)
+
+  vim.cmd('write')
+
+  -- Messages are answered in order, so an answer to status means all before it arrived.
+  local status = nil
+  worktally.status(function(err, result)
+    status = { err = err, result = result }
+  end)
+  wait_for('worktally/status', function()
+    return status ~= nil
+  end)
+
+  local exit = worktally.stop(WAIT_MS)
+  if exit == nil then
+    fail('worktally lsp did not exit after shutdown')
+  end
+
+  local summary = {
+    lines = vim.api.nvim_buf_get_lines(0, 0, -1, true),
+    marks = marks.sent,
+    status = status,
+    exit = exit,
+    nvim = vim.version(),
+  }
+  local out = io.open(os.getenv('WORKTALLY_TEST_RESULT'), 'w')
+  out:write(vim.fn.json_encode(summary))
+  out:close()
+end
+
+-- A Lua error in headless Neovim would otherwise leave it waiting for input forever.
+local ok, err = pcall(main)
+if not ok then
+  io.stderr:write('session.lua: ' .. tostring(err) .. '\n')
+  vim.cmd('cquit 1')
+end
+vim.cmd('qall!')
