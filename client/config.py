@@ -54,6 +54,8 @@ class OtlpConfig:
     enabled: bool = True
     port: int = 4319
     max_body_bytes: int = 4_000_000
+    # A gzip body may not inflate beyond this (protects against gzip bombs).
+    max_decompressed_bytes: int = 32_000_000
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,30 @@ class TokenUsage:
     event_id: str = field(default_factory=new_id)
 
 
+@dataclass(frozen=True)
+class OtlpCount:
+    """One OTLP counter data point (lines added/removed, commits, tool-reported cost).
+
+    A cumulative series keeps one row per series start, so count_id repeats and the drain
+    keeps the largest value; a delta point has a count_id of its own.
+    """
+
+    record_type: ClassVar[str] = "otlp_count"
+    count_id: str
+    tool: str
+    session_id: str
+    metric: str
+    value: int
+    window_start: float
+    window_end: float
+    cumulative: bool = False
+    ts: float = field(default_factory=time.time)
+    event_id: str = field(default_factory=new_id)
+
+
 RECORD_TYPES: dict[str, type[Any]] = {
-    cls.record_type: cls for cls in (EditEvent, RepoRegistration, AISession, TokenUsage)
+    cls.record_type: cls
+    for cls in (EditEvent, RepoRegistration, AISession, TokenUsage, OtlpCount)
 }
 
 

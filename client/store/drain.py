@@ -134,10 +134,26 @@ def write_token_usage(con: Connection, records: Sequence[events.TokenUsage]) -> 
         )
 
 
+def write_otlp_counts(con: Connection, records: Sequence[events.OtlpCount]) -> None:
+    """Upsert per count_id keeping the largest value (a cumulative counter only grows)."""
+    for r in records:
+        con.execute(
+            """
+            INSERT INTO otlp_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (count_id) DO UPDATE SET
+                value = excluded.value, window_end = excluded.window_end
+            WHERE excluded.value > otlp_counts.value
+            """,
+            [r.count_id, r.tool, r.session_id, r.metric, r.value, _ts(r.window_start),
+             _ts(r.window_end), r.cumulative],
+        )
+
+
 WRITERS: dict[str, TableWriter] = {
     events.EditEvent.record_type: write_edits,
     events.AISession.record_type: write_sessions,
     events.TokenUsage.record_type: write_token_usage,
+    events.OtlpCount.record_type: write_otlp_counts,
 }
 
 
