@@ -65,6 +65,8 @@ class Agent:
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT or `stop()`; raises AgentBusyError if one already runs."""
+        # Handlers first: a SIGTERM during start-up must still lead to the clean shutdown below.
+        self._install_signal_handlers()
         self._take_lock()
         con: duckdb.DuckDBPyConnection | None = None
         control: ControlServer | None = None
@@ -87,7 +89,6 @@ class Agent:
             self._start_repo_watcher()
             scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
             scheduler.start()
-            self._install_signal_handlers()
             log.info("agent running (pid %d)", os.getpid())
             while not self._stop.wait(0.5):
                 pass
