@@ -1,1 +1,1 @@
-"""placeholder"""
+"""worktally's language server (`worktally lsp`) and its editor integrations (nvim/, vscode/)."""

@@ -28,9 +28,9 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Each module adds its own commands; the import order is the help order.
-    from worktally.client.cli import browser, capture, demo, importing, reporting
+    from worktally.client.cli import browser, capture, demo, editor, importing, reporting
 
-    for module in (capture, importing, reporting, browser, demo):
+    for module in (capture, importing, reporting, browser, editor, demo):
         module.register(cli)
 
 

@@ -1,0 +1,287 @@
+"""The worktally language server: thin pygls handlers over the tracker, signals and flusher.
+
+didChange only classifies and splices in memory; keying and spooling happen later, in the
+flush task and the writer thread, so the editor never waits for worktally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from worktally.client import config, paths
+from worktally.client.errors import WorktallyError
+from worktally.client.events import RepoRegistration
+from worktally.client.line_keys import LineKeyer, load_or_create_secret
+from worktally.lsp.documents import OpenDocument, find_work_tree_root, identify, path_of_uri
+from worktally.lsp.flusher import Flusher
+from worktally.lsp.options import ServerOptions, parse_options
+from worktally.lsp.positions import LineSpan, Pos, content_lines, split_lines, utf16_len
+from worktally.lsp.signals import InvalidSignalError, Signal, parse_ai_edit, parse_paste
+from worktally.lsp.spool_writer import SpoolWriter
+from worktally.lsp.status import ask_agent, status_reply
+
+log = logging.getLogger(__name__)
+
+AI_EDIT = "worktally/aiEdit"
+PASTE = "worktally/paste"
+STATUS = "worktally/status"
+# Shutdown waits this long for the writer thread to finish spooling.
+WRITER_WAIT_S = 5.0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("worktally")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+class WorktallyServer(LanguageServer):
+    """A LanguageServer that also holds the capture state of its open documents."""
+
+    def __init__(self) -> None:
+        super().__init__("worktally", _version(), types.TextDocumentSyncKind.Incremental)
+        self.options = ServerOptions()
+        self.documents: dict[str, OpenDocument] = {}
+        self.keyer: LineKeyer | None = None
+        self.writer: SpoolWriter | None = None
+        self.flusher: Flusher | None = None
+        self.registered_roots: set[str] = set()
+        self._flush_task: asyncio.Task[None] | None = None
+
+    def warn(self, message: str) -> None:
+        """Tell the log and the editor; messages never name a path."""
+        log.warning("%s", message)
+        self.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Warning, message=f"worktally: {message}")
+        )
+
+    def start_capture(self, options: ServerOptions) -> None:
+        self.options = options
+        try:
+            self.keyer = LineKeyer(load_or_create_secret())
+            self.writer = SpoolWriter(self.keyer)
+        except (OSError, WorktallyError) as exc:
+            self.keyer = self.writer = None
+            self.warn(f"capture is off, the worktally home is not usable: {exc}")
+            return
+        self.flusher = Flusher(self.writer, paths.paused_flag(), options.settle_ms / 1000)
+        self._flush_task = asyncio.ensure_future(self._flush_periodically())
+        self._flush_task.add_done_callback(_report_crash)
+
+    def register_root(self, root: str | None) -> None:
+        """Ask the agent (through the spool) to watch a work tree, once per root."""
+        if root is None or self.writer is None or root in self.registered_roots:
+            return
+        self.registered_roots.add(root)
+        self.writer.submit([RepoRegistration(path=root)])
+
+    def register_folder(self, uri: str) -> None:
+        path = path_of_uri(uri)
+        if path is not None and path.is_dir():
+            root = find_work_tree_root(path)
+            self.register_root(str(root) if root else None)
+
+    def open_document(self, uri: str, language: str) -> OpenDocument | None:
+        path = path_of_uri(uri)
+        if path is None or self.keyer is None:
+            return None
+        identity = identify(path, language, self.keyer)
+        text = self.workspace.get_text_document(uri)
+        doc = OpenDocument.open(uri, identity, text, self.options.signal_window_ms / 1000)
+        self.documents[unquote(uri)] = doc
+        self.register_root(identity.root)
+        return doc
+
+    def flush(self, docs: Iterable[OpenDocument] | None = None, everything: bool = False) -> None:
+        if self.flusher is None:
+            return
+        targets = list(self.documents.values() if docs is None else docs)
+        if everything:
+            # Last chance for near-miss signals: apply them now rather than lose them.
+            for doc in targets:
+                _apply_due_signals(doc, math.inf)
+        self.flusher.flush(targets, time.monotonic(), everything)
+
+    async def _flush_periodically(self) -> None:
+        interval = self.options.flush_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for doc in self.documents.values():
+                _apply_due_signals(doc, now)
+            self.flush()
+
+    def stop_flush_task(self) -> None:
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            self._flush_task = None
+
+    def stop_capture(self) -> None:
+        """Flush everything and wait for the writer; safe to call more than once."""
+        self.stop_flush_task()
+        self.flush(everything=True)
+        if self.writer is not None and not self.writer.close(WRITER_WAIT_S):
+            log.error("the spool writer did not finish within %.0f s", WRITER_WAIT_S)
+        self.writer = None
+        self.flusher = None
+
+    def shutdown(self) -> None:
+        # Also reached when the editor goes away without shutdown/exit (stdin closed).
+        self.stop_capture()
+        super().shutdown()
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the flush task stopped: %r", task.exception())
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+def initialize(ls: WorktallyServer, params: types.InitializeParams) -> None:
+    try:
+        defaults = ServerOptions.from_config(config.load().capture)
+    except WorktallyError as exc:
+        ls.warn(f"{exc}; using default capture settings")
+        defaults = ServerOptions()
+    options, warnings = parse_options(params.initialization_options, defaults)
+    for warning in warnings:
+        ls.warn(warning)
+    ls.start_capture(options)
+    if options.register_workspace_folders:
+        for folder in params.workspace_folders or []:
+            ls.register_folder(folder.uri)
+        if params.root_uri:
+            ls.register_folder(params.root_uri)
+
+
+def did_change_folders(ls: WorktallyServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    if ls.options.register_workspace_folders:
+        for folder in params.event.added:
+            ls.register_folder(folder.uri)
+
+
+def did_open(ls: WorktallyServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.open_document(params.text_document.uri, params.text_document.language_id)
+
+
+def did_change(ls: WorktallyServer, params: types.DidChangeTextDocumentParams) -> None:
+    # The hot path: no I/O, no hashing, no logging.
+    doc = ls.documents.get(unquote(params.text_document.uri))
+    if doc is None:
+        return
+    now = time.monotonic()
+    tracker, signals, typed_max = doc.tracker, doc.signals, ls.options.typed_max_chars
+    for change in params.content_changes:
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            start, end = change.range.start, change.range.end
+            applied = tracker.apply_change(
+                Pos(start.line, start.character), Pos(end.line, end.character),
+                change.text, now, typed_max,
+            )
+            for signal in signals.on_change(applied, now):
+                tracker.apply_mark(_content(doc, signal), signal.attribution, now)
+        else:
+            tracker.reset(change.text)
+
+
+def did_save(ls: WorktallyServer, params: types.DidSaveTextDocumentParams) -> None:
+    doc = ls.documents.get(unquote(params.text_document.uri))
+    if doc is not None:
+        ls.flush([doc], everything=True)
+
+
+def did_close(ls: WorktallyServer, params: types.DidCloseTextDocumentParams) -> None:
+    doc = ls.documents.pop(unquote(params.text_document.uri), None)
+    if doc is not None:
+        ls.flush([doc], everything=True)
+
+
+async def shutdown(ls: WorktallyServer, params: Any) -> None:
+    ls.stop_flush_task()
+    ls.flush(everything=True)
+    writer = ls.writer
+    if writer is not None and not await asyncio.to_thread(writer.wait_idle, WRITER_WAIT_S):
+        log.error("the spool writer did not finish within %.0f s", WRITER_WAIT_S)
+
+
+def exit_(ls: WorktallyServer, params: Any) -> None:
+    ls.stop_capture()
+
+
+def _content(doc: OpenDocument, signal: Signal) -> LineSpan:
+    """The lines holding the signalled text, judged on the document after the edit."""
+    lines = split_lines(doc.text.source)
+    line = signal.start.line
+    first_len = utf16_len(lines[line]) if line < len(lines) else signal.start.character + 1
+    return content_lines(signal.start, signal.end, first_len)
+
+
+def _apply_due_signals(doc: OpenDocument, now: float) -> None:
+    for signal in doc.signals.due(now):
+        doc.tracker.apply_mark(_content(doc, signal), signal.attribution, time.monotonic())
+
+
+def _on_signal(ls: WorktallyServer, method: str, params: Any,
+               parse: Callable[[Any], Signal]) -> None:
+    try:
+        signal = parse(params)
+    except InvalidSignalError as exc:
+        ls.warn(f"ignored {method}: {exc}")
+        return
+    doc = ls.documents.get(unquote(signal.uri))
+    if doc is None:
+        log.debug("%s for a document that is not open", method)
+        return
+    now = time.monotonic()
+    if doc.signals.on_signal(signal, now):
+        doc.tracker.apply_mark(_content(doc, signal), signal.attribution, now)
+
+
+def ai_edit(ls: WorktallyServer, params: Any) -> None:
+    _on_signal(ls, AI_EDIT, params, parse_ai_edit)
+
+
+def paste(ls: WorktallyServer, params: Any) -> None:
+    _on_signal(ls, PASTE, params, parse_paste)
+
+
+async def status(ls: WorktallyServer, params: Any) -> dict[str, Any]:
+    agent = await asyncio.to_thread(ask_agent)
+    own = ls.writer.counts.today() if ls.writer is not None else {}
+    paused = ls.flusher.paused() if ls.flusher is not None else paths.paused_flag().exists()
+    return status_reply(agent, own, paused)
+
+
+HANDLERS: dict[str, Callable[..., Any]] = {
+    types.INITIALIZE: initialize,
+    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS: did_change_folders,
+    types.TEXT_DOCUMENT_DID_OPEN: did_open,
+    types.TEXT_DOCUMENT_DID_CHANGE: did_change,
+    types.TEXT_DOCUMENT_DID_SAVE: did_save,
+    types.TEXT_DOCUMENT_DID_CLOSE: did_close,
+    types.SHUTDOWN: shutdown,
+    types.EXIT: exit_,
+    AI_EDIT: ai_edit,
+    PASTE: paste,
+    STATUS: status,
+}
+
+
+def create_server() -> WorktallyServer:
+    server = WorktallyServer()
+    for method, handler in HANDLERS.items():
+        server.feature(method)(handler)
+    return server

@@ -1,0 +1,15 @@
+"""Fixtures of the language-server tests (the scripted editor lives in lsp_editor.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worktally.client.line_keys import LineKeyer, load_or_create_secret
+
+
+@pytest.fixture
+def keyer(worktally_home: Path) -> LineKeyer:
+    """The same keyer the server uses (same WORKTALLY_HOME, same secret file)."""
+    return LineKeyer(load_or_create_secret())

@@ -1,0 +1,156 @@
+"""A scripted editor: runs the real `worktally lsp` subprocess and drives it with pygls's client."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from worktally.client.events import EditEvent, RepoRegistration
+from worktally.client.spool import Batch, Spool
+
+SESSION_TIMEOUT_S = 60
+EXIT_TIMEOUT_S = 15
+SERVER_CMD = (sys.executable, "-m", "worktally.client.cli", "lsp")
+
+T = TypeVar("T")
+
+
+def utf16(text: str) -> int:
+    """UTF-16 length computed independently of the code under test."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def position(line: int, character: int) -> types.Position:
+    return types.Position(line=line, character=character)
+
+
+def lsp_range(start: tuple[int, int], end: tuple[int, int]) -> dict[str, Any]:
+    return {"start": {"line": start[0], "character": start[1]},
+            "end": {"line": end[0], "character": end[1]}}
+
+
+def end_of_insert(line: int, character: int, text: str) -> tuple[int, int]:
+    parts = text.split("\n")
+    if len(parts) == 1:
+        return line, character + utf16(text)
+    return line + len(parts) - 1, utf16(parts[-1])
+
+
+class Editor:
+    """A scripted editor: one LanguageClient talking to one server subprocess."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.client = client
+        self.log_messages: list[str] = []
+        self.versions: dict[str, int] = {}
+        self.stderr = b""
+        self.returncode: int | None = None
+
+    async def start(self, root: Path | None, options: dict[str, Any] | None = None) -> None:
+        @self.client.feature(types.WINDOW_LOG_MESSAGE)
+        def on_log(params: types.LogMessageParams) -> None:
+            self.log_messages.append(params.message)
+
+        await self.client.start_io(*SERVER_CMD)
+        folders = ([types.WorkspaceFolder(uri=root.as_uri(), name="ws")] if root else None)
+        await self.client.initialize_async(types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            root_uri=root.as_uri() if root else None,
+            workspace_folders=folders,
+            initialization_options=options,
+        ))
+        self.client.initialized(types.InitializedParams())
+
+    def open(self, path: Path, text: str = "", language: str = "python") -> str:
+        uri = path.as_uri()
+        self.versions[uri] = 1
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=1,
+                                                 text=text)))
+        return uri
+
+    def replace(self, uri: str, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+        self.versions[uri] += 1
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri,
+                                                                version=self.versions[uri]),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(start=position(*start), end=position(*end)), text=text)],
+        ))
+
+    def insert(self, uri: str, at: tuple[int, int], text: str) -> tuple[int, int]:
+        """One didChange inserting `text`; returns where the inserted text ends."""
+        self.replace(uri, at, at, text)
+        return end_of_insert(at[0], at[1], text)
+
+    def type(self, uri: str, at: tuple[int, int], text: str) -> tuple[int, int]:
+        """Key by key: one didChange per character, as an editor sends them."""
+        line, character = at
+        for char in text:
+            line, character = self.insert(uri, (line, character), char)
+        return line, character
+
+    def notify(self, method: str, params: Any) -> None:
+        self.client.protocol.notify(method, params)
+
+    def save(self, uri: str) -> None:
+        self.client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+
+    async def status(self) -> dict[str, Any]:
+        result = await self.client.protocol.send_request_async("worktally/status", {})
+        assert isinstance(result, dict)
+        return result
+
+    async def stop(self) -> None:
+        """shutdown + exit, then wait for the process to end and keep its stderr."""
+        await self.client.shutdown_async(None)
+        self.client.exit(None)
+        process = self.client._server
+        assert process is not None
+        self.returncode = await asyncio.wait_for(process.wait(), EXIT_TIMEOUT_S)
+        if process.stderr is not None:
+            self.stderr = await asyncio.wait_for(process.stderr.read(), EXIT_TIMEOUT_S)
+        await asyncio.wait_for(self.client.stop(), EXIT_TIMEOUT_S)
+
+
+def run_editor(
+    root: Path | None,
+    script: Callable[[Editor], Awaitable[T]],
+    options: dict[str, Any] | None = None,
+) -> T:
+    """Start a server, run `script` against it, always shut it down; bounded in time."""
+
+    async def session() -> T:
+        editor = Editor(LanguageClient("worktally-tests", "1"))
+        await editor.start(root, options)
+        try:
+            return await script(editor)
+        finally:
+            if editor.returncode is None:
+                await editor.stop()
+
+    return asyncio.run(asyncio.wait_for(session(), SESSION_TIMEOUT_S))
+
+
+def spooled() -> list[Any]:
+    """Every record in the spool (fails on a corrupt batch)."""
+    records: list[Any] = []
+    for batch in Spool().batches():
+        assert isinstance(batch, Batch), f"corrupt batch: {batch}"
+        records.extend(batch.records)
+    return records
+
+
+def spooled_edits() -> list[EditEvent]:
+    return [r for r in spooled() if isinstance(r, EditEvent)]
+
+
+def spooled_registrations() -> list[RepoRegistration]:
+    return [r for r in spooled() if isinstance(r, RepoRegistration)]
