@@ -1,0 +1,264 @@
+"""The `worktally-aggregator` command: set up a deployment, add cohorts, serve, release, report.
+
+Commands other than `serve` open the database themselves, so they work while the server is
+stopped; while it runs, use the HTTP API (DuckDB lets only one process hold the file).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from worktally.aggregator.provisioning import (
+    add_cohort,
+    init_data_dir,
+    list_cohorts,
+    open_store,
+)
+from worktally.aggregator.releases import hold, list_releases, release, unhold
+from worktally.aggregator.review import build_review, render_review
+from worktally.aggregator.settings import (
+    DEFAULT_DELTA,
+    DEFAULT_EPSILON,
+    DEFAULT_K,
+    DEFAULT_MECHANISM,
+    DEFAULT_MIN_CONTRIBUTORS,
+    LOOPBACK_HOSTS,
+    DataDir,
+    ReleasePolicy,
+)
+from worktally.aggregator.store import AggregatorStore
+from worktally.aggregator.summary import build_summary, org_rows, release_row
+from worktally.client import paths
+from worktally.client.errors import WorktallyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AggregatorGroup(click.Group):
+    """Turns WorktallyError into a one-line message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WorktallyError as exc:
+            click.echo(f"worktally-aggregator: {exc}", err=True)
+            sys.exit(1)
+
+
+def data_option(func: F) -> F:
+    return click.option("--data", "data", required=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="The aggregator's data directory.")(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+def cohort_period(func: F) -> F:
+    func = click.option("--period", required=True, help="ISO week, e.g. 2026-W48.")(func)
+    return click.option("--cohort", required=True, help="Cohort (team) name.")(func)
+
+
+@contextmanager
+def _store(data: Path) -> Iterator[AggregatorStore]:
+    store = open_store(DataDir(data))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _emit(obj: dict[str, Any], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str) if as_json else text)
+
+
+@click.group(cls=AggregatorGroup)
+@click.version_option(package_name="worktally")
+def cli() -> None:
+    """worktally-aggregator: ingest private reports, release team figures with error bars."""
+
+
+@cli.command()
+@data_option
+@click.option("--k", "k_min", type=int, default=DEFAULT_K, show_default=True,
+              help="Minimum public roster size of a released cohort.")
+@click.option("--min-contributors", type=int, default=DEFAULT_MIN_CONTRIBUTORS,
+              show_default=True, help="Minimum number of reports in a released period.")
+@json_option
+def init(data: Path, k_min: int, min_contributors: int, as_json: bool) -> None:
+    """Create the key pair and the admin and privacy-officer tokens (shown once)."""
+    deployment = init_data_dir(DataDir(data), ReleasePolicy(k_min, min_contributors))
+    out = {"admin_token": deployment.admin_token, "officer_token": deployment.officer_token,
+           "public_key": base64.b64encode(deployment.public_key).decode(),
+           "k_min": k_min, "min_contributors": min_contributors}
+    _emit(out, as_json, "\n".join([
+        "Aggregator created. Store these tokens now; they are not shown again.",
+        f"  admin token:           {deployment.admin_token}",
+        f"  privacy-officer token: {deployment.officer_token}",
+        f"  public key (X25519):   {out['public_key']}",
+        f"  k = {k_min}, minimum contributors = {min_contributors}",
+    ]))
+
+
+@cli.group()
+def cohort() -> None:
+    """Teams: their public roster size, DP policy and enrollment token."""
+
+
+@cohort.command("add")
+@click.argument("name")
+@data_option
+@click.option("--roster", type=int, required=True, help="How many people are in the team.")
+@click.option("--epsilon", type=float, default=DEFAULT_EPSILON, show_default=True,
+              help="ε per person per period.")
+@click.option("--delta", type=float, default=DEFAULT_DELTA, show_default=True,
+              help="δ per person per period.")
+@click.option("--mechanism", default=DEFAULT_MECHANISM, show_default=True)
+@json_option
+def cohort_add(name: str, data: Path, roster: int, epsilon: float, delta: float,
+               mechanism: str, as_json: bool) -> None:
+    """Add a cohort and print its enrollment token."""
+    with _store(data) as store:
+        token = add_cohort(store, name, roster, epsilon, delta, mechanism)
+    _emit({"cohort": name, "roster_size": roster, "enrollment_token": token,
+           "epsilon": epsilon, "delta": delta, "mechanism": mechanism}, as_json,
+          f"Cohort {name} (roster {roster}, ε={epsilon}, δ={delta}, {mechanism}).\n"
+          f"  enrollment token: {token}\nGive it to the team's members for `worktally enroll`.")
+
+
+@cohort.command("list")
+@data_option
+@json_option
+def cohort_list(data: Path, as_json: bool) -> None:
+    """List cohorts with roster size and DP policy."""
+    with _store(data) as store:
+        cohorts = list_cohorts(store)
+    rows = [c.__dict__ for c in cohorts]
+    _emit({"cohorts": rows}, as_json, "\n".join(
+        f"{c.name}: roster {c.roster_size}, ε={c.epsilon}, δ={c.delta}, {c.mechanism}"
+        for c in cohorts) or "no cohorts yet; add one with `worktally-aggregator cohort add`")
+
+
+@cli.command()
+@data_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8470, show_default=True)
+@click.option("--allowed-host", "allowed_hosts", multiple=True,
+              help="Accepted Host header (repeatable); loopback names by default on loopback.")
+def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
+    """Run the HTTP API with one worker that owns the database."""
+    import uvicorn
+
+    from worktally.aggregator.app import create_app
+
+    hosts = list(allowed_hosts)
+    if not hosts and host in LOOPBACK_HOSTS:
+        hosts = list(LOOPBACK_HOSTS)
+    app = create_app(DataDir(data), hosts or None)
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="info",
+                server_header=False)
+
+
+@cli.command("release")
+@data_option
+@cohort_period
+@json_option
+def release_command(data: Path, cohort: str, period: str, as_json: bool) -> None:
+    """Release a cohort's period if k, the contributor minimum and holds allow it."""
+    with _store(data) as store:
+        rel = release(store, cohort, period, "admin")
+    row = release_row(rel)
+    _emit({"release_id": rel.release_id, "cohort": cohort, "period": period, "n": rel.n},
+          as_json, f"Released {cohort} {period} (n={rel.n}, release #{rel.release_id}); "
+                   f"{len(row.figures)} figures with 95% intervals.")
+
+
+@cli.command("hold")
+@data_option
+@cohort_period
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+def hold_command(data: Path, cohort: str, period: str, reason: str) -> None:
+    """(Privacy officer) Block a cohort-period from being released."""
+    with _store(data) as store:
+        hold(store, cohort, period, reason)
+    click.echo(f"{cohort} {period} is on hold.")
+
+
+@cli.command("unhold")
+@data_option
+@cohort_period
+def unhold_command(data: Path, cohort: str, period: str) -> None:
+    """(Privacy officer) Lift a hold."""
+    with _store(data) as store:
+        unhold(store, cohort, period)
+    click.echo(f"{cohort} {period} may be released again.")
+
+
+@cli.command()
+@data_option
+@json_option
+def summary(data: Path, as_json: bool) -> None:
+    """Released figures per cohort, period and metric with 95% intervals, and org totals."""
+    with _store(data) as store:
+        out = build_summary(list_releases(store))
+    lines = []
+    for row in out["cohorts"] + out["org"]:
+        lines.append(f"{row['period']} {row['cohort']} (n={row['n']})")
+        for name, fig in row["metrics"].items():
+            mean = fig["mean"]
+            lines.append(f"  {name:24} mean {mean['estimate']:>10.2f}  "
+                         f"95% [{mean['low']:.2f}, {mean['high']:.2f}]")
+    _emit(out, as_json, "\n".join(lines) or "nothing released yet")
+
+
+@cli.command()
+@data_option
+@json_option
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the review as a self-contained HTML page.")
+def review(data: Path, as_json: bool, html_out: Path | None) -> None:
+    """(Privacy officer) Fields, bounds, ε/δ, k, rosters, releases and holds."""
+    with _store(data) as store:
+        out = build_review(store)
+    if html_out is not None:
+        paths.write_private(html_out, render_review(out).encode())
+    text = [f"schema v{out['schema_version']}, k={out['k_min']}, "
+            f"min contributors={out['min_contributors']}"]
+    text += [f"cohort {c['name']}: roster {c['roster_size']}, "
+             f"ε={c['epsilon_per_person_per_period']} δ={c['delta_per_person_per_period']} "
+             f"per person per period, {c['mechanism']}" for c in out["cohorts"]]
+    text += [f"release #{r['release_id']} {r['cohort']} {r['period']} at {r['released_at']} "
+             f"n={r['n']}" for r in out["releases"]]
+    text += [f"HELD {h['cohort']} {h['period']}: {h['reason']}" for h in out["holds"]]
+    _emit(out, as_json, "\n".join(text))
+
+
+@cli.command()
+@data_option
+@click.option("--out", "out_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write.")
+def dashboard(data: Path, out_file: Path) -> None:
+    """Write the dashboard as one self-contained HTML file (SVG charts, no scripts)."""
+    from worktally.aggregator.dashboard import render_dashboard
+
+    with _store(data) as store:
+        teams = [release_row(r) for r in list_releases(store)]
+    paths.write_private(out_file, render_dashboard(teams, org_rows(teams)).encode())
+    click.echo(f"wrote {out_file.name}")
+
+
+def main() -> None:
+    cli(prog_name="worktally-aggregator")
+
+
+if __name__ == "__main__":
+    main()

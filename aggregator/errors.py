@@ -1,0 +1,65 @@
+"""The aggregator's exception hierarchy; each error carries the HTTP status the API answers with."""
+
+from __future__ import annotations
+
+from worktally.client.errors import WorktallyError
+
+
+class AggregatorError(WorktallyError):
+    """Base class; `status` is the HTTP status and the message is the response's detail."""
+
+    status = 400
+
+
+class NotInitialised(AggregatorError):
+    """The data directory has no aggregator in it yet."""
+
+    status = 500
+
+
+class AggregatorBusy(AggregatorError):
+    """Another process (usually `serve`) holds the aggregator database."""
+
+    status = 503
+
+
+class AuthError(AggregatorError):
+    """A missing or unknown bearer token."""
+
+    status = 401
+
+
+class WrongRole(AggregatorError):
+    """A valid token of the wrong role (an admin token on a privacy endpoint, or the reverse)."""
+
+    status = 403
+
+
+class NotFound(AggregatorError):
+    """A cohort, period or release that does not exist."""
+
+    status = 404
+
+
+class Conflict(AggregatorError):
+    """The request clashes with stored state: a replay, a second report, a repeated release."""
+
+    status = 409
+
+
+class PolicyViolation(AggregatorError):
+    """A well-formed report that breaks the cohort's policy (schema, DP parameters, bounds)."""
+
+    status = 422
+
+
+class ReleaseRefused(AggregatorError):
+    """A release the privacy rules forbid (roster under k, too few contributors, on hold)."""
+
+    status = 409
+
+
+class PayloadTooLarge(AggregatorError):
+    """A request body over the envelope size limit."""
+
+    status = 413

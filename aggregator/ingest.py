@@ -1,0 +1,136 @@
+"""Ingest: open an envelope, check it against the cohort's policy, and add it to the sums.
+
+The whole check-and-add runs in one transaction, so a rejected report changes nothing, and
+the report's values are folded into per-cohort sums at once: no individual vector is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from worktally.aggregator.errors import AggregatorError, Conflict, PolicyViolation
+from worktally.aggregator.store import AggregatorStore
+from worktally.client.wire import envelope
+from worktally.client.wire.schema import (
+    METRICS,
+    SCHEMA_VERSION,
+    accepted_range,
+    noise_parameters,
+)
+
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
+_STATUS = {
+    envelope.EnvelopeTooLarge: 413,
+    envelope.MalformedEnvelope: 400,
+    envelope.SealError: 400,
+    envelope.BadSignature: 403,
+    envelope.UnknownClient: 403,
+    envelope.HeaderMismatch: 422,
+}
+
+
+class RejectedEnvelope(AggregatorError):
+    """An envelope error, with the HTTP status the API answers it with."""
+
+    def __init__(self, error: envelope.EnvelopeError) -> None:
+        super().__init__(str(error))
+        self.status = _STATUS.get(type(error), 400)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """`accepted` for a new report, `duplicate` for a retry of one already counted."""
+
+    status: str
+    cohort: str
+    period: str
+
+
+def ingest(store: AggregatorStore, private_key: X25519PrivateKey, data: bytes,
+           idempotency_key: str) -> IngestOutcome:
+    """Validate and count one sealed report; raise an AggregatorError saying why not."""
+    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise PolicyViolation("Idempotency-Key must be 8-128 letters, digits, '_', '.', ':' or '-'")
+    try:
+        header, _, _ = envelope.read_header(data)
+    except envelope.EnvelopeError as exc:
+        raise RejectedEnvelope(exc) from exc
+    sha = hashlib.sha256(data).hexdigest()
+    with store.transaction() as con:
+        seen = con.execute("SELECT envelope_sha256, period FROM receipts "
+                           "WHERE idempotency_key = ?", [idempotency_key]).fetchone()
+        if seen is not None:
+            if seen[0] != sha:
+                raise Conflict("this Idempotency-Key was used for a different report; "
+                               "use a fresh key for a new report")
+            return IngestOutcome("duplicate", header.cohort, seen[1])
+        if header.schema_version != SCHEMA_VERSION:
+            raise PolicyViolation(f"schema version {header.schema_version} is not accepted "
+                                  f"(this aggregator speaks {SCHEMA_VERSION}); update worktally")
+        try:
+            payload = envelope.open_envelope(data, private_key, lambda cid: _key(con, cid))
+        except envelope.EnvelopeError as exc:
+            raise RejectedEnvelope(exc) from exc
+        _check_policy(con, payload)
+        if con.execute("SELECT 1 FROM receipts WHERE nonce = ?", [payload.nonce]).fetchone():
+            raise Conflict("replayed report: this nonce was already received")
+        if con.execute("SELECT 1 FROM receipts WHERE client_id = ? AND period = ?",
+                       [payload.client_id, payload.period]).fetchone():
+            raise Conflict(f"this client already reported for {payload.period}; "
+                           "one report per person per period")
+        con.execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
+                    [payload.client_id, payload.period, idempotency_key, payload.nonce, sha,
+                     datetime.now(UTC)])
+        _add_to_sums(con, payload.cohort, payload.period, payload.values)
+    return IngestOutcome("accepted", payload.cohort, payload.period)
+
+
+def _key(con: duckdb.DuckDBPyConnection, client_id: str) -> Ed25519PublicKey | None:
+    row = con.execute("SELECT public_key FROM clients WHERE client_id = ?",
+                      [client_id]).fetchone()
+    return Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row else None
+
+
+def _check_policy(con: duckdb.DuckDBPyConnection, payload: envelope.ReportPayload) -> None:
+    client = con.execute("SELECT cl.cohort, c.epsilon, c.delta, c.mechanism FROM clients cl "
+                         "JOIN cohorts c ON c.name = cl.cohort WHERE cl.client_id = ?",
+                         [payload.client_id]).fetchone()
+    assert client is not None  # open_envelope already found the client
+    cohort, epsilon, delta, mechanism = client
+    if payload.cohort != cohort:
+        raise PolicyViolation(f"this client is enrolled in another cohort than "
+                              f"{payload.cohort!r}; re-enroll with that team's token")
+    if (payload.mechanism != mechanism or not math.isclose(payload.epsilon, epsilon)
+            or not math.isclose(payload.delta, delta, abs_tol=1e-15)):
+        raise PolicyViolation(f"DP parameters differ from the cohort's policy (epsilon="
+                              f"{epsilon}, delta={delta}, {mechanism}); re-enroll to fetch it")
+    if len(payload.values) != len(METRICS):
+        raise PolicyViolation(f"a report has {len(METRICS)} values, not {len(payload.values)}")
+    noise = noise_parameters(epsilon, delta, mechanism)
+    for metric, value in zip(METRICS, payload.values, strict=True):
+        lo, hi = accepted_range(metric, noise[metric.name])
+        if not lo <= value <= hi:
+            raise PolicyViolation(f"{metric.name}={value} is outside [{lo}, {hi}], which "
+                                  "noise on a clipped value cannot produce")
+    if con.execute("SELECT 1 FROM releases WHERE cohort = ? AND period = ?",
+                   [cohort, payload.period]).fetchone():
+        raise Conflict(f"{cohort} {payload.period} is already released; reports for it "
+                       "are closed")
+
+
+def _add_to_sums(con: duckdb.DuckDBPyConnection, cohort: str, period: str,
+                 values: tuple[int, ...]) -> None:
+    con.executemany(
+        "INSERT INTO sums VALUES (?, ?, ?, ?) ON CONFLICT (cohort, period, metric) "
+        "DO UPDATE SET total = sums.total + excluded.total",
+        [(cohort, period, m.name, v) for m, v in zip(METRICS, values, strict=True)])
+    con.execute("INSERT INTO contributions VALUES (?, ?, 1) ON CONFLICT (cohort, period) "
+                "DO UPDATE SET n = contributions.n + 1", [cohort, period])
