@@ -1,0 +1,169 @@
+"""Real headless Neovim (0.7+) running the worktally plugin: its pure parts and copilot hooks,
+then a whole session through `worktally lsp`, git, `worktally sync` and `worktally commits`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = HERE / "nvim"
+NVIM = shutil.which("nvim")
+NVIM_TIMEOUT_S = 90
+CLI_TIMEOUT_S = 120
+
+if NVIM is None:
+    pytest.skip("nvim is not installed (.ci/run installs it with apt)", allow_module_level=True)
+
+
+def _nvim_version() -> tuple[int, int]:
+    out = subprocess.run([NVIM, "--version"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    match = re.search(r"NVIM v(\d+)\.(\d+)", out)
+    assert match, f"unexpected `nvim --version` output: {out[:200]}"
+    return int(match.group(1)), int(match.group(2))
+
+
+if _nvim_version() < (0, 7):
+    pytest.skip("the plugin needs Neovim 0.7 or newer", allow_module_level=True)
+
+
+def run_headless(script: Path, env: dict[str, str], cwd: Path, result: Path) -> dict[str, Any]:
+    """Run a Lua script in `nvim --headless -u NONE` and return the JSON it wrote."""
+    proc = subprocess.run(
+        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"],
+        cwd=cwd, env={**os.environ, **env, "WORKTALLY_TEST_RESULT": str(result)},
+        capture_output=True, text=True, timeout=NVIM_TIMEOUT_S, check=False,
+    )
+    assert proc.returncode == 0, f"nvim failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    data: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+    return data
+
+
+# (before lines, after lines, cursor {row, col} or None) -> expected LSP range.
+INSERTION_CASES: list[tuple[str, list[str], list[str], list[int] | None,
+                            tuple[int, int, int, int] | None]] = [
+    ("block into empty line", ["a = 1", ""], ["a = 1", "x", "y"], [2, 0], (1, 0, 2, 1)),
+    ("mid-line completion", ["foo()"], ["foo(bar, baz)"], [1, 4], (0, 4, 0, 12)),
+    ("nothing inserted", ["same"], ["same"], [1, 2], None),
+    ("deletion only", ["abcdef"], ["abf"], [1, 2], None),
+    # Any "ab" line could be the new one: the cursor says where the accept inserted.
+    ("repeat resolved by cursor", ["ab", "ab"], ["ab", "ab", "ab"], [1, 2], (0, 2, 1, 2)),
+    ("repeat without cursor", ["ab", "ab"], ["ab", "ab", "ab"], None, (1, 2, 2, 2)),
+    # Columns are UTF-16 units: é is 1, the emoji 2.
+    ("utf-16 columns", ["é😀"], ["é😀é😀x"], [1, 6], (0, 3, 0, 7)),
+    ("replaces text before cursor", ["def fo"], ["def foo():", "    pass"], [1, 6],
+     (0, 6, 1, 8)),
+]
+
+
+@pytest.fixture(scope="module")
+def plugin_checks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("nvim-plugin")
+    cases = [{"before": c[1], "after": c[2], "cursor": c[3]} for c in INSERTION_CASES]
+    env = {"WORKTALLY_TEST_CASES": json.dumps(cases), "WORKTALLY_HOME": str(tmp / "home")}
+    return run_headless(SCRIPTS / "plugin_checks.lua", env, tmp, tmp / "result.json")
+
+
+@pytest.mark.parametrize("index", range(len(INSERTION_CASES)),
+                         ids=[c[0] for c in INSERTION_CASES])
+def test_inserted_range(plugin_checks: dict[str, Any], index: int) -> None:
+    want = INSERTION_CASES[index][4]
+    got = plugin_checks["ranges"][index]
+    if want is None:
+        assert got is None
+        return
+    start, end = got["start"], got["end"]
+    assert (start["line"], start["character"], end["line"], end["character"]) == want
+
+
+def test_utf16_units(plugin_checks: dict[str, Any]) -> None:
+    assert plugin_checks["utf16"] == 1 + 1 + 2
+
+
+def test_copilot_vim_mapping_is_wrapped_once_and_still_recognised(
+    plugin_checks: dict[str, Any],
+) -> None:
+    # The stand-in maps <Tab> to copilot#Accept() and <Plug>(copilot-accept-line).
+    assert plugin_checks["wrapped_first"] == 2
+    assert plugin_checks["wrapped_again"] == 0
+    assert plugin_checks["rhs_before"] == "copilot#Accept()"
+    assert "copilot#Accept()" in plugin_checks["rhs_after"]
+    assert plugin_checks["rhs_after"] != plugin_checks["rhs_before"]
+    # copilot.vim stops suggesting when it no longer finds its own mapping.
+    assert plugin_checks["copilot_sees_its_mapping"] is True
+
+
+def test_copilot_vim_fallback_and_accept_still_work(plugin_checks: dict[str, Any]) -> None:
+    assert plugin_checks["fallback_line"] == "x\ty"
+    assert plugin_checks["accepted_lines"] == ["x\ty", "first line", "second line"]
+
+
+def test_copilot_lua_accept_is_wrapped_once(plugin_checks: dict[str, Any]) -> None:
+    assert plugin_checks["lua_wrapped_first"] is True
+    assert plugin_checks["lua_wrapped_again"] is False
+    assert plugin_checks["lua_accept_replaced"] is True
+
+
+BLOCKS = {
+    "typed": ["typed_total = 41", 'typed_label = "hand"'],
+    "copilot_vim": ["def ai_vim_helper(x):", "    doubled = x * 2", "    return doubled + 1"],
+    "paste": ["pasted_one = [1, 2, 3]", 'pasted_two = {"k": "v"}',
+              "pasted_three = len(pasted_one)"],
+    "copilot_lua": ["def ai_lua_helper(y):", "    tripled = y * 3", "    return tripled - 1"],
+}
+
+
+def _worktally(*args: str, cwd: Path) -> str:
+    exe = Path(sys.executable).with_name("worktally")
+    proc = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=CLI_TIMEOUT_S, check=False)
+    assert proc.returncode == 0, f"worktally {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout
+
+
+def test_neovim_session_is_attributed_line_by_line(
+    git_repo: Any, worktally_home: Path, tmp_path: Path,
+) -> None:
+    exe = Path(sys.executable).with_name("worktally")
+    assert exe.is_file(), "the worktally console script is not installed next to python"
+    repo = git_repo("project")
+    repo.commit("initial", files={"README.md": "# project\n"})
+    target = repo.root / "calc.py"
+
+    env = {"WORKTALLY_BIN": str(exe), "WORKTALLY_TEST_FILE": str(target),
+           "WORKTALLY_TEST_BLOCKS": json.dumps(BLOCKS)}
+    session = run_headless(SCRIPTS / "session.lua", env, repo.root, tmp_path / "session.json")
+
+    expected_text = [line for name in ("typed", "copilot_vim", "paste", "copilot_lua")
+                     for line in BLOCKS[name]]
+    assert session["lines"] == expected_text
+    assert target.read_text(encoding="utf-8") == "\n".join(expected_text) + "\n"
+    assert session["exit"] == {"code": 0, "signal": 0}
+    assert session["status"].get("err") is None
+    # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 8-10).
+    ai_lines = [(m["range"]["start"]["line"], m["range"]["end"]["line"])
+                for m in session["marks"] if m["method"] == "worktally/aiEdit"]
+    assert ai_lines == [(2, 4), (8, 10)]
+
+    sha = repo.commit("add calc")
+    _worktally("sync", cwd=repo.root)
+    commits = json.loads(_worktally("commits", "--json", cwd=repo.root))
+    row = next(c for c in commits if c["sha"] == sha)
+    assert row["lines_added"] == len(expected_text)
+    assert row["ai_lines"] == 6
+    assert row["ai_by_tool"] == {"copilot": 6}
+    assert row["bulk_lines"] == 3
+    assert row["human_lines"] == 2
+    assert row["external_lines"] == 0
