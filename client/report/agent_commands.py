@@ -6,6 +6,7 @@ lock; `install` adds them to a dispatch table such as `worktally.client.agent.re
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,7 +15,7 @@ import duckdb
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
 from worktally.client.report import ledger, weekly
-from worktally.client.report.identity import load_enrollment
+from worktally.client.report.identity import load_enrollment, load_signing_key
 from worktally.client.report.periods import last_complete_week, parse_week
 from worktally.client.report.upload import records_from_json
 from worktally.client.wire.schema import METRIC_NAMES
@@ -37,10 +38,19 @@ def _prepare(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     raw = request.get("week")
     week = parse_week(raw) if isinstance(raw, str) and raw else last_complete_week()
     enrollment = load_enrollment()
-    result: dict[str, Any] = ctx.run_db(
-        lambda con: weekly.to_json(weekly.prepare(con, enrollment, week, ctx.cfg))
-    )
-    return result
+    # Sealing needs the signing key, read here (a 0600 file), never sent in a request.
+    key = load_signing_key() if request.get("seal") else None
+
+    def prepare(con: Connection) -> dict[str, Any]:
+        prepared = weekly.prepare(con, enrollment, week, ctx.cfg)
+        result = weekly.to_json(prepared)
+        if key is not None:
+            sealed = weekly.envelope(con, prepared, key, enrollment.aggregator_key_bytes)
+            result["envelope"] = base64.b64encode(sealed).decode()
+        return result
+
+    answer: dict[str, Any] = ctx.run_db(prepare)
+    return answer
 
 
 def _record(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:

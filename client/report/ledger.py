@@ -142,6 +142,25 @@ def mark_accepted(con: Connection, cohort: str, period: str, when: dt.datetime) 
     )
 
 
+def stored_envelope(con: Connection, cohort: str, period: str) -> tuple[bytes, str] | None:
+    """The sealed bytes kept for (cohort, period) and the client id they were signed for."""
+    row = con.execute(
+        "SELECT envelope, envelope_client_id FROM report_ledger WHERE cohort = ? AND period = ? "
+        "AND envelope IS NOT NULL",
+        [cohort, period],
+    ).fetchone()
+    return (bytes(row[0]), str(row[1])) if row else None
+
+
+def store_envelope(con: Connection, cohort: str, period: str, envelope: bytes,
+                   client_id: str) -> None:
+    con.execute(
+        "UPDATE report_ledger SET envelope = ?, envelope_client_id = ? "
+        "WHERE cohort = ? AND period = ?",
+        [envelope, client_id, cohort, period],
+    )
+
+
 def record_upload(con: Connection, record: UploadRecord) -> None:
     con.execute(
         "INSERT INTO report_uploads (attempted_at, cohort, period, epsilon, delta, status, "

@@ -1,12 +1,13 @@
 """Deliver a sealed report: HTTP POST with backoff and a stable Idempotency-Key, every try logged.
 
 Only the sealed envelope and the idempotency key go over the wire. A retry (in this run or a
-later `report send`) re-seals the same stored vector under the same key and nonce, so the
-aggregator counts it once and no budget is spent again.
+later `report send`) sends the same stored sealed bytes under the same key, so the aggregator
+counts the report once and no budget is spent again.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -22,10 +23,9 @@ from worktally.client.report.identity import (
     check_url,
     error_detail,
     load_enrollment,
-    load_signing_key,
 )
 from worktally.client.report.ledger import UploadRecord
-from worktally.client.wire.envelope import ReportPayload, seal
+from worktally.client.wire.envelope import ReportPayload
 
 MAX_ATTEMPTS = 5
 BACKOFF_S = 0.5
@@ -108,10 +108,10 @@ def send(run: Runner, week: str | None = None, client: httpx.Client | None = Non
 
     `run` carries a request to the database owner: the agent, or this process under its lock.
     """
-    prepared = run({"cmd": "report_prepare", "week": week})
+    prepared = run({"cmd": "report_prepare", "week": week, "seal": True})
     payload = weekly.payload_from_json(prepared)
+    body = base64.b64decode(prepared.pop("envelope"))
     enrollment = load_enrollment()
-    body = seal(payload, load_signing_key(), enrollment.aggregator_key_bytes)
     attempts = post_report(check_url(enrollment.url), body, str(prepared["idempotency_key"]),
                            client, max_attempts, backoff_s)
     run({"cmd": "report_record", "attempts": _records(payload, attempts)})

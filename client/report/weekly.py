@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
 from worktally.client.report import ledger, metrics, noise
 from worktally.client.report.identity import Enrollment, check_cohort_budget
 from worktally.client.report.ledger import Budget, LedgerEntry, UploadRecord
-from worktally.client.report.periods import IsoWeek, week_of
-from worktally.client.wire.envelope import ReportPayload
+from worktally.client.report.periods import IsoWeek
+from worktally.client.wire.envelope import ReportPayload, seal
 from worktally.client.wire.schema import METRIC_NAMES, SCHEMA_VERSION
 
 Connection = duckdb.DuckDBPyConnection
@@ -87,6 +88,21 @@ def prepare(con: Connection, enrollment: Enrollment, week: IsoWeek, cfg: Config,
     )
 
 
+def envelope(con: Connection, prepared: PreparedReport, signing_key: Ed25519PrivateKey,
+             aggregator_public_key: bytes) -> bytes:
+    """The sealed report, sealed once and kept, so every resend is byte-identical.
+
+    A re-enrollment changes the client id and key, and only then is the vector re-sealed.
+    """
+    p = prepared.payload
+    kept = ledger.stored_envelope(con, p.cohort, p.period)
+    if kept is not None and kept[1] == p.client_id:
+        return kept[0]
+    data = seal(p, signing_key, aggregator_public_key)
+    ledger.store_envelope(con, p.cohort, p.period, data, p.client_id)
+    return data
+
+
 def to_json(prepared: PreparedReport) -> dict[str, Any]:
     """Exactly the fields that leave (under `payload`), plus the local budget bookkeeping."""
     p = prepared.payload
@@ -127,6 +143,3 @@ def record_attempts(con: Connection, records: list[UploadRecord]) -> None:
         if record.status in ("accepted", "duplicate"):
             ledger.mark_accepted(con, record.cohort, record.period, record.attempted_at)
 
-
-def current_week(now: dt.datetime | None = None) -> IsoWeek:
-    return week_of(now or dt.datetime.now(dt.UTC))

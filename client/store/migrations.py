@@ -129,6 +129,10 @@ MIGRATIONS: list[tuple[int, str]] = [
             idempotency_key VARCHAR NOT NULL,
             created_at TIMESTAMPTZ NOT NULL,
             accepted_at TIMESTAMPTZ,
+            -- The sealed bytes, kept so a resend is byte-identical (HPKE sealing is
+            -- randomised), with the enrolled client they were signed for.
+            envelope BLOB,
+            envelope_client_id VARCHAR,
             PRIMARY KEY (cohort, period)
         );
         -- Every upload attempt ever made, with the exact values it carried.

@@ -78,6 +78,8 @@ def test_preview_is_exactly_what_send_uploads_and_retries_spend_once(
     # A later resend through the CLI: the same vector, a duplicate for the aggregator.
     again = run_cli("report", "send", "--week", WEEK, "--json")
     assert again["status"] == "duplicate"
+    # Every upload, retries and the resend, carried the very same sealed bytes.
+    assert len({body for body, _ in enrolled.reports}) == 1
     assert opened(enrolled, enrolled.reports[-1][0]).values == values
     assert again["spent_this_period"]["epsilon"] == pytest.approx(8.0)
 
