@@ -86,17 +86,22 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
 
 def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
                 relpaths: list[str], baseline_only: bool) -> int:
-    heads = gitio.read_blobs(root, "HEAD", relpaths) if gitio.head_sha(root) else {}
-    head_time = _head_time(root)
-    recorded = 0
+    limit = cfg.capture.max_file_bytes
+    contents: dict[str, bytes] = {}
     for relpath in relpaths:
-        file_id = keyer.label(relpath)
-        content = _read_work_file(root, relpath, cfg.capture.max_file_bytes)
+        content = _read_work_file(root, relpath, limit)
         if content is None:
             # Deleted, skipped or unreadable: forget the snapshot so HEAD is the baseline.
             con.execute("DELETE FROM file_snapshots WHERE repo_id = ? AND file_id = ?",
-                        [repo.repo_id, file_id])
-            continue
+                        [repo.repo_id, keyer.label(relpath)])
+        else:
+            contents[relpath] = content
+    has_head = gitio.head_sha(root) is not None
+    heads = gitio.read_blobs(root, "HEAD", list(contents), limit) if has_head else {}
+    head_time = _head_time(root) if has_head else 0.0
+    recorded = 0
+    for relpath, content in contents.items():
+        file_id = keyer.label(relpath)
         current = keyer.keys_of_text(content.decode("utf-8", "replace"))
         head_blob = heads.get(relpath)
         head_keys = (keyer.keys_of_text(head_blob.decode("utf-8", "replace"))
@@ -202,8 +207,6 @@ def _git_operation_since(root: Path, before: WatchState, now: WatchState) -> boo
 
 
 def _head_time(root: Path) -> float:
-    if gitio.head_sha(root) is None:
-        return 0.0
     return float(gitio.run(root, "log", "-1", "--format=%ct", "HEAD").decode().strip() or 0)
 
 

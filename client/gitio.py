@@ -150,27 +150,49 @@ def head_sha(root: Path) -> str | None:
     return raw or None
 
 
-def read_blobs(root: Path, rev: str, relpaths: list[str]) -> dict[str, bytes | None]:
-    """The contents of `rev:path` for each path (None when absent or not a blob), in one call."""
+def read_blobs(root: Path, rev: str, relpaths: list[str],
+               max_bytes: int | None = None) -> dict[str, bytes | None]:
+    """The contents of `rev:path` per path, in two git calls; None when absent, not a blob,
+    or larger than `max_bytes`."""
     # A name git cannot take in `rev:path` (newline, absolute, `..`) would abort the batch.
     wanted = [p for p in relpaths if "\n" not in p and not p.startswith("/")
               and ".." not in p.split("/")]
-    result: dict[str, bytes | None] = {p: None for p in relpaths}
+    result: dict[str, bytes | None] = dict.fromkeys(relpaths)
     if not wanted:
         return result
-    request = "".join(f"{rev}:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
-    raw = run(root, "cat-file", "--batch", stdin=request, timeout=DIFF_TIMEOUT_S)
+    # Sizes first, so a huge tracked file is never pulled into memory.
+    sizes = _batch_headers(root, rev, wanted)
+    wanted = [p for p in wanted if sizes.get(p) is not None
+              and (max_bytes is None or (sizes[p] or 0) <= max_bytes)]
+    if not wanted:
+        return result
+    raw = run(root, "cat-file", "--batch", stdin=_batch_request(rev, wanted),
+              timeout=DIFF_TIMEOUT_S)
     pos = 0
     for path in wanted:
         end = raw.index(b"\n", pos)
         header = raw[pos:end].split()
         pos = end + 1
-        if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
+        if len(header) == 3:
             size = int(header[2])
             if header[1] == b"blob":
                 result[path] = raw[pos:pos + size]
             pos += size + 1
     return result
+
+
+def _batch_request(rev: str, relpaths: list[str]) -> bytes:
+    return "".join(f"{rev}:{p}\n" for p in relpaths).encode("utf-8", "surrogateescape")
+
+
+def _batch_headers(root: Path, rev: str, relpaths: list[str]) -> dict[str, int | None]:
+    """Blob size per path (None when missing or not a blob)."""
+    raw = run(root, "cat-file", "--batch-check", stdin=_batch_request(rev, relpaths))
+    out: dict[str, int | None] = {}
+    for path, line in zip(relpaths, raw.split(b"\n"), strict=False):
+        header = line.split()
+        out[path] = int(header[2]) if len(header) == 3 and header[1] == b"blob" else None
+    return out
 
 
 def read_file_at_head(root: Path, relpath: str) -> bytes | None:

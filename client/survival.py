@@ -8,6 +8,7 @@ now. A file renamed since counts as gone (its lines are not looked for elsewhere
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -15,8 +16,11 @@ import duckdb
 
 from worktally.client import gitio
 from worktally.client.config import Config
+from worktally.client.errors import GitError
 from worktally.client.line_keys import LineKeyer
 from worktally.client.repos import Repo
+
+log = logging.getLogger(__name__)
 
 Connection = duckdb.DuckDBPyConnection
 DAY_S = 86_400
@@ -39,7 +43,11 @@ def update_survival(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
     if not due:
         return 0
     root = Path(repo.path)
-    parents = _first_parents(root, [str(sha) for sha, ai in due if ai])
+    try:
+        parents = _first_parents(root, [str(sha) for sha, ai in due if ai])
+    except GitError as exc:
+        log.warning("survival could not be checked yet: %s", exc)
+        return 0
     written = 0
     for sha, ai_lines in due:
         surviving = 0
@@ -49,7 +57,13 @@ def update_survival(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
                     "SELECT line_key FROM commit_lines WHERE repo_id = ? AND sha = ? "
                     "AND source = 'ai'", [repo.repo_id, sha]).fetchall()
             )
-            surviving = surviving_count(committed, _head_keys(root, keyer, sha, parents[sha]))
+            try:
+                at_head = _head_keys(root, keyer, sha, parents[sha], cfg.capture.max_file_bytes)
+            except GitError as exc:
+                # Checked again on the next pass (a gc'd or unreadable commit stays pending).
+                log.warning("survival of a commit could not be checked yet: %s", exc)
+                continue
+            surviving = surviving_count(committed, at_head)
         con.execute(
             "INSERT OR IGNORE INTO survival VALUES (?, ?, ?, ?, ?, ?)",
             [repo.repo_id, sha, _ts(now), days, int(ai_lines), surviving],
@@ -64,10 +78,11 @@ def surviving_count(committed: Counter[int], at_head: Counter[int]) -> int:
     return sum(min(n, at_head[k]) for k, n in committed.items())
 
 
-def _head_keys(root: Path, keyer: LineKeyer, sha: str, parent: str | None) -> Counter[int]:
+def _head_keys(root: Path, keyer: LineKeyer, sha: str, parent: str | None,
+               max_bytes: int) -> Counter[int]:
     files = gitio.changed_files(root, sha, parent)
     keys: Counter[int] = Counter()
-    for blob in gitio.read_blobs(root, "HEAD", files).values():
+    for blob in gitio.read_blobs(root, "HEAD", files, max_bytes).values():
         if blob is not None and b"\x00" not in blob[:8192]:
             keys.update(keyer.keys_of_text(blob.decode("utf-8", "replace")))
     return keys

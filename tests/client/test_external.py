@@ -125,3 +125,12 @@ def test_inserted_keys_is_a_multiset_difference(current, previous, reported):
     # Order follows the file.
     positions = iter(current)
     assert all(any(k == c for c in positions) for k in got)
+
+
+def test_repo_without_commits(tmp_path, git_repo):
+    repo = git_repo()
+    con = open_db(tmp_path)
+    rp = repo_for(repo.root)
+    assert scan(con, KEYER, rp, CFG) == 0
+    repo.write("first.py", "\n".join(numbered("first", 3)) + "\n")
+    assert scan(con, KEYER, rp, CFG) == 3

@@ -6,6 +6,8 @@ import time
 
 import pytest
 from attribution_support import numbered
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worktally.client import gitio
 from worktally.client.errors import GitError
@@ -62,3 +64,23 @@ def test_quoted_path_names(git_repo):
     repo = git_repo()
     sha = repo.commit(files={'tab\there "q".py': "quoted_name = 1\n"})
     assert gitio.added_lines(repo.root, sha, None) == {'tab\there "q".py': ["quoted_name = 1"]}
+
+
+def test_read_blobs_skips_blobs_over_the_limit(git_repo):
+    repo = git_repo()
+    repo.commit(files={"small.py": "s = 1\n", "big.py": "b = 1\n" * 1000})
+    got = gitio.read_blobs(repo.root, "HEAD", ["small.py", "big.py", "../x", "dir/"], 100)
+    assert got == {"small.py": b"s = 1\n", "big.py": None, "../x": None, "dir/": None}
+
+
+_LINE = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)),
+                max_size=30)
+
+
+@given(st.lists(_LINE, min_size=1, max_size=20), st.lists(_LINE, max_size=20))
+def test_parse_added_returns_every_added_line(added, removed):
+    body = "".join(f"-{line}\n" for line in removed) + "".join(f"+{line}\n" for line in added)
+    diff = (f"diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n@@ -1 +1 @@\n{body}"
+            "diff --git a/gone.py b/gone.py\n--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n"
+            "-old\n").encode()
+    assert gitio.parse_added(diff) == {"f.py": added}
