@@ -92,6 +92,8 @@ class ClaudeCodeParser:
             )
         if not (_is_count(cache_read) and _is_count(cache_creation)):
             return
+        if inp == out == cache_read == cache_creation == 0:
+            return  # `<synthetic>` API-error lines: no tokens, and no model worth listing
         session_id = doc.get("sessionId")
         message_id = message.get("id")
         request_id = doc.get("requestId")
