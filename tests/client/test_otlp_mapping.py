@@ -218,3 +218,38 @@ def test_unknown_tools_and_non_numeric_counts_are_ignored(keyer: LineKeyer) -> N
     }, T0)]), _context(keyer))
     [usage] = mapped.usages
     assert (usage.input_tokens, usage.output_tokens) == (0, 0)
+
+
+def _sum_metric(name: str, temporality: int, points: list[tuple[dict[str, Any], int, float]],
+                start: float) -> dict[str, Any]:
+    return {"name": name, "sum": {"aggregationTemporality": temporality, "isMonotonic": True,
+                                  "dataPoints": [
+        {"startTimeUnixNano": str(int(start * 1e9)), "timeUnixNano": str(int(end * 1e9)),
+         "asInt": str(value), "attributes": [_attr(k, v) for k, v in attrs.items()]}
+        for attrs, value, end in points]}}
+
+
+def test_gemini_token_metric_splits_cached_tokens_out_of_input(keyer: LineKeyer) -> None:
+    base = {"session.id": "g-2", "model": "gemini-2.5-flash"}
+    points = [({**base, "type": kind}, value, T0 + 60) for kind, value in
+              (("input", 900), ("cache", 400), ("output", 40), ("thought", 25), ("tool", 10))]
+    request = json_format.ParseDict({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        _sum_metric("gemini_cli.token.usage", 1, points, T0)]}]}]},
+        ExportMetricsServiceRequest())
+    [usage] = map_metrics(request, _context(keyer)).usages
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (510, 400, 65)
+    assert usage.origin == "otlp-metric" and usage.tool == "gemini-cli"
+
+
+def test_cumulative_line_counts_keep_the_latest_total(
+    keyer: LineKeyer, con: duckdb.DuckDBPyConnection
+) -> None:
+    for total, end in ((10, T0 + 60), (25, T0 + 120), (25, T0 + 180)):
+        request = json_format.ParseDict({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+            _sum_metric("gemini_cli.lines.changed", 2,
+                        [({"session.id": "g-3", "type": "added"}, total, end)], T0)]}]}]},
+            ExportMetricsServiceRequest())
+        _store(con, map_metrics(request, _context(keyer)).records())
+    assert con.execute(
+        "SELECT metric, value, epoch(window_end) - ? FROM otlp_counts", [T0]
+    ).fetchall() == [("lines_added", 25, 120.0)]
