@@ -41,13 +41,13 @@ class MetricSpec:
 # The weights put most of the budget on the figures the product exists for (how much AI
 # spend ships, how much committed code is AI); volumes and session counts get the rest.
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("active", 0, 1, "flag", "1 if the person had any AI session or AI edit", 0.03),
+    MetricSpec("active", 0, 1, "flag", "1 if the person had any AI session or AI edit", 0.01),
     MetricSpec("ai_tokens_k", 0, 20_000, "thousand tokens",
-               "AI tokens used (input + output + cache writes + cache reads)", 0.10),
+               "AI tokens used (input + output + cache writes + cache reads)", 0.08),
     MetricSpec("shipped_token_share_pm", 0, 1000, "per-mille",
-               "share of AI tokens in sessions whose lines reached a commit", 0.45),
+               "share of AI tokens in sessions whose lines reached a commit", 0.50),
     MetricSpec("ai_lines_inserted", 0, 3000, "lines", "AI lines inserted in editors/agents",
-               0.04),
+               0.03),
     MetricSpec("ai_lines_committed", 0, 1500, "lines", "AI lines that reached a commit", 0.05),
     MetricSpec("ai_committed_share_pm", 0, 1000, "per-mille",
                "share of committed lines that are AI", 0.12),

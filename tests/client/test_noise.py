@@ -72,3 +72,24 @@ def test_no_report_module_uses_python_random() -> None:
     for source in report_dir.glob("*.py"):
         text = source.read_text(encoding="utf-8")
         assert "import random" not in text and "from random" not in text, source.name
+
+
+def test_a_tokenmaxxing_cohort_stands_out_beyond_its_error_bars() -> None:
+    """The demo's premise under the default budget: 16 people per cohort, a ~670‰ contrast.
+
+    The accuracy model (client/report/accuracy.py) gives a 99% chance of disjoint 95%
+    intervals per trial; requiring 32 of 40 trials fails by chance with probability below
+    1e-9, but fails almost surely if the budget weights or scales stop supporting it.
+    """
+    specs = schema.noise_parameters(schema.DEFAULT_EPSILON)
+    spec = specs["shipped_token_share_pm"]
+    meas = noise.measurement(spec)
+    half = 1.96 * math.sqrt(spec.variance / 16)
+    normal = [650 + 15 * i for i in range(16)]  # 650..875‰ of tokens ship
+    maxxers = [20 + 10 * i for i in range(16)]  # 20..170‰
+    disjoint = 0
+    for _ in range(40):
+        mean_normal = sum(meas(v) for v in normal) / 16
+        mean_maxxers = sum(meas(v) for v in maxxers) / 16
+        disjoint += mean_normal - half > mean_maxxers + half
+    assert disjoint >= 32, disjoint
