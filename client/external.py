@@ -37,6 +37,11 @@ BINARY_PROBE_BYTES = 8192
 # Editor edits reach the store after the file is saved (they settle, then spool), so lines
 # an editor reported shortly before the baseline was taken still count as the editor's.
 EDITOR_SLACK_S = 600
+# Files in a scan are read this many at a time.
+CHUNK_FILES = 500
+# A file whose mtime is this much older than its snapshot is not read again (coarse
+# file-system clocks round mtimes).
+MTIME_SLACK_S = 2.0
 _GIT_OPERATIONS = re.compile(
     rb"\t(checkout|reset|rebase|merge|pull|cherry-pick|revert|am|commit \(merge\))[ :]"
 )
@@ -86,7 +91,26 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
 
 def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
                 relpaths: list[str], baseline_only: bool) -> int:
+    taken = _snapshot_times(con, repo.repo_id)
+    todo = [p for p in relpaths
+            if not _unchanged_since(root / p, taken.get(keyer.label(p)))]
+    has_head = gitio.head_sha(root) is not None
+    head_time = _head_time(root) if has_head else 0.0
+    recorded = 0
+    # In chunks, so a tree full of changed files never sits in memory at once.
+    for start in range(0, len(todo), CHUNK_FILES):
+        recorded += _scan_chunk(con, keyer, repo, cfg, root, todo[start:start + CHUNK_FILES],
+                                baseline_only, head_time if has_head else None)
+    if recorded:
+        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
+    return recorded
+
+
+def _scan_chunk(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
+                relpaths: list[str], baseline_only: bool, head_time: float | None) -> int:
     limit = cfg.capture.max_file_bytes
+    # Taken before reading: a write racing the read is newer than the snapshot, so seen.
+    read_at = time.time()
     contents: dict[str, bytes] = {}
     for relpath in relpaths:
         content = _read_work_file(root, relpath, limit)
@@ -96,9 +120,8 @@ def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root
                         [repo.repo_id, keyer.label(relpath)])
         else:
             contents[relpath] = content
-    has_head = gitio.head_sha(root) is not None
-    heads = gitio.read_blobs(root, "HEAD", list(contents), limit) if has_head else {}
-    head_time = _head_time(root) if has_head else 0.0
+    heads = gitio.read_blobs(root, "HEAD", list(contents), limit) if head_time is not None \
+        else {}
     recorded = 0
     for relpath, content in contents.items():
         file_id = keyer.label(relpath)
@@ -115,7 +138,7 @@ def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root
             if snapshot is not None:
                 previous, since = snapshot
             else:
-                previous, since = head_keys or [], head_time
+                previous, since = head_keys or [], head_time or 0.0
             reported = _editor_keys(con, repo.repo_id, file_id, since - EDITOR_SLACK_S)
             fresh = inserted_keys(current, previous, reported)
             if fresh:
@@ -124,10 +147,25 @@ def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root
                     repo_id=repo.repo_id, line_count=len(fresh),
                 )])
                 recorded += len(fresh)
-        _save_snapshot(con, repo.repo_id, file_id, current)
-    if recorded:
-        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
+        _save_snapshot(con, repo.repo_id, file_id, current, read_at)
     return recorded
+
+
+def _unchanged_since(path: Path, snapshot_at: float | None) -> bool:
+    """True when the file is certainly untouched since its snapshot (mtime well before)."""
+    if snapshot_at is None:
+        return False
+    try:
+        return path.lstat().st_mtime < snapshot_at - MTIME_SLACK_S
+    except OSError:
+        return False
+
+
+def _snapshot_times(con: Connection, repo_id: str) -> dict[str, float]:
+    rows = con.execute(
+        "SELECT file_id, epoch(updated_at) FROM file_snapshots WHERE repo_id = ?", [repo_id]
+    ).fetchall()
+    return {str(r[0]): float(r[1]) for r in rows}
 
 
 def _inside_tree(relpath: str) -> bool:
@@ -175,10 +213,11 @@ def _load_snapshot(con: Connection, repo_id: str,
     return None if row is None else ([int(k) for k in row[0]], float(row[1]))
 
 
-def _save_snapshot(con: Connection, repo_id: str, file_id: str, keys: list[int]) -> None:
+def _save_snapshot(con: Connection, repo_id: str, file_id: str, keys: list[int],
+                   taken_at: float) -> None:
     con.execute(
         "INSERT OR REPLACE INTO file_snapshots VALUES (?, ?, ?, ?)",
-        [repo_id, file_id, keys, _ts(time.time())],
+        [repo_id, file_id, keys, _ts(taken_at)],
     )
 
 

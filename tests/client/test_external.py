@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -134,3 +135,19 @@ def test_repo_without_commits(tmp_path, git_repo):
     assert scan(con, KEYER, rp, CFG) == 0
     repo.write("first.py", "\n".join(numbered("first", 3)) + "\n")
     assert scan(con, KEYER, rp, CFG) == 3
+
+
+def test_files_untouched_since_their_snapshot_are_not_read_again(tmp_path, git_repo):
+    repo = git_repo()
+    repo.commit(files={"a.py": "\n".join(numbered("base", 1)) + "\n"})
+    con = open_db(tmp_path)
+    rp = repo_for(repo.root)
+    scan(con, KEYER, rp, CFG)
+    path = repo.write("notes.py", "\n".join(numbered("n", 2)) + "\n")
+    assert scan(con, KEYER, rp, CFG) == 2
+    # Same content change, but an mtime from long before the snapshot: skipped unread.
+    path.write_text("\n".join(numbered("n", 3)) + "\n")
+    os.utime(path, (1_000_000, 1_000_000))
+    assert scan(con, KEYER, rp, CFG) == 0
+    os.utime(path)
+    assert scan(con, KEYER, rp, CFG) == 1
