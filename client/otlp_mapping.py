@@ -79,6 +79,7 @@ class Mapped:
 class _SessionSpan:
     tool: str
     repo_id: str | None = None
+    cwd_seen: bool = False
     first: float = float("inf")
     last: float = 0.0
 
@@ -102,13 +103,14 @@ class _Collector:
         span.see(ts)
         cwd = attrs.get("worktally.cwd")
         if span.repo_id is None and isinstance(cwd, str):
+            span.cwd_seen = True
             span.repo_id = self.context.repo_for_cwd(cwd)
         return raw
 
     def result(self) -> Mapped:
         sessions = tuple(
             AISession(session_id=sid, tool=s.tool, kind="agent", repo_id=s.repo_id,
-                      started_at=s.first, ended_at=s.last, has_cwd=s.repo_id is not None)
+                      started_at=s.first, ended_at=s.last, has_cwd=s.cwd_seen)
             for sid, s in self.spans.items()
         )
         return Mapped(sessions=sessions, usages=tuple(self.usages), counts=tuple(self.counts))

@@ -15,11 +15,9 @@ from typing import Any
 
 import duckdb
 
-from worktally.client import config as config_module
 from worktally.client import pricing
 from worktally.client.config import Config
 from worktally.client.report.periods import parse_week
-from worktally.client.store import queries
 
 Connection = duckdb.DuckDBPyConnection
 OUTCOMES = ("shipped", "edited", "repo_context", "no_context")
@@ -222,10 +220,3 @@ def me_ai_usage(con: Connection, week: str, cfg: Config) -> dict[str, Any]:
     period = parse_week(week)
     return {"week": str(period), **usage_between(con, period.start, period.end, cfg)}
 
-
-def _me_section(con: Connection, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    return usage_between(con, start, end, config_module.load())
-
-
-queries.register_me_section("ai_usage", _me_section)
-queries.register_forget_table("otlp_counts", "window_end")

@@ -16,7 +16,7 @@ from worktally.client.config import Config
 from worktally.client.events import AISession, TokenUsage
 from worktally.client.outcomes import me_ai_usage, session_outcomes, weekly_session_summary
 from worktally.client.report.periods import week_of
-from worktally.client.store import drain, queries
+from worktally.client.store import drain
 
 CFG = Config()
 DAY_S = 86_400
@@ -134,15 +134,6 @@ def test_me_ai_usage_has_tokens_sessions_and_cost(
     assert usage["by_tool"]["gemini-cli"]["sessions"] == 1
     assert usage["cost_usd"] == pytest.approx(1570 * 15 / 1e6)
     assert usage["cost_usd_by_outcome"]["shipped"] == pytest.approx(1000 * 15 / 1e6)
-
-
-def test_me_section_is_registered_for_worktally_me(
-    world: tuple[duckdb.DuckDBPyConnection, float],
-) -> None:
-    con, t0 = world
-    week = queries.current_week(t0)
-    result = queries.me(con, week)
-    assert result["ai_usage"]["tokens_total"] > 0
 
 
 def test_an_empty_database_has_no_sessions(tmp_path: Path) -> None:
