@@ -41,9 +41,13 @@ if _nvim_version() < (0, 7):
 
 def run_headless(script: Path, env: dict[str, str], cwd: Path, result: Path) -> dict[str, Any]:
     """Run a Lua script in `nvim --headless -u NONE` and return the JSON it wrote."""
+    # Keep Neovim's own files (lsp.log, swap, shada) out of the real home: -n, -i NONE and
+    # private XDG dirs.
+    xdg = {f"XDG_{kind}_HOME": str(result.parent / "xdg" / kind.lower())
+           for kind in ("CONFIG", "DATA", "STATE", "CACHE")}
     proc = subprocess.run(
-        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"],
-        cwd=cwd, env={**os.environ, **env, "WORKTALLY_TEST_RESULT": str(result)},
+        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {script}"],
+        cwd=cwd, env={**os.environ, **xdg, **env, "WORKTALLY_TEST_RESULT": str(result)},
         capture_output=True, text=True, timeout=NVIM_TIMEOUT_S, check=False,
     )
     assert proc.returncode == 0, f"nvim failed ({proc.returncode}): {proc.stderr[-2000:]}"
@@ -152,6 +156,10 @@ def test_neovim_session_is_attributed_line_by_line(
     assert target.read_text(encoding="utf-8") == "\n".join(expected_text) + "\n"
     assert session["exit"] == {"code": 0, "signal": 0}
     assert session["status"].get("err") is None
+    # The server's own counts (no agent runs), as :WorktallyStatus shows them.
+    assert session["status"]["result"] == {
+        "typed": 2, "ai": 6, "bulk": 3, "external": 0, "paused": False, "agent": False,
+    }
     # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 8-10).
     ai_lines = [(m["range"]["start"]["line"], m["range"]["end"]["line"])
                 for m in session["marks"] if m["method"] == "worktally/aiEdit"]

@@ -1,6 +1,7 @@
 -- An editing session driven inside real headless Neovim for test_neovim_e2e.py: types two
 -- lines key by key, accepts a copilot.vim and a copilot.lua suggestion (stand-ins), pastes
--- an unmarked block, saves, then stops `worktally lsp` cleanly and writes a JSON summary.
+-- an unmarked block, saves, waits until `worktally/status` counts it all, then stops
+-- `worktally lsp` cleanly and writes a JSON summary.
 --
 -- Environment: WORKTALLY_BIN (the worktally executable), WORKTALLY_TEST_FILE (the file to
 -- edit), WORKTALLY_TEST_RESULT (where the summary goes), WORKTALLY_TEST_BLOCKS (JSON:
@@ -78,14 +79,34 @@ local function main()
 
   vim.cmd('write')
 
-  -- Messages are answered in order, so an answer to status means all before it arrived.
-  local status = nil
-  worktally.status(function(err, result)
-    status = { err = err, result = result }
-  end)
-  wait_for('worktally/status', function()
-    return status ~= nil
-  end)
+  -- Edits settle in the server before they count: ask until the counts reach what was
+  -- done (lines per source), or fail with the last answer.
+  local want = { typed = #blocks.typed, ai = #blocks.copilot_vim + #blocks.copilot_lua,
+                 bulk = #blocks.paste }
+  local answer, status = nil, nil
+  local function settled(result)
+    for source, lines in pairs(want) do
+      if result[source] ~= lines then
+        return false
+      end
+    end
+    return true
+  end
+  worktally.status(function(err, result) answer = { err = err, result = result } end)
+  local done = vim.wait(WAIT_MS, function()
+    if answer == nil then
+      return false
+    end
+    status, answer = answer, nil
+    if status.err ~= nil or settled(status.result) then
+      return true
+    end
+    worktally.status(function(err, result) answer = { err = err, result = result } end)
+    return false
+  end, 50)
+  if not done then
+    fail('worktally/status never counted the session: ' .. vim.inspect(status))
+  end
 
   local exit = worktally.stop(WAIT_MS)
   if exit == nil then

@@ -26,7 +26,7 @@ local function config()
   return {
     name = NAME,
     cmd = options.cmd,
-    root_dir = options.root_dir or vim.loop.cwd(),
+    root_dir = options.root_dir or (vim.uv or vim.loop).cwd(),
     -- Without 0, a change made just before the client stops is never sent.
     flags = { debounce_text_changes = 0 },
     on_exit = function(code, signal)

@@ -27,7 +27,7 @@ local defaults = {
 M.options = vim.deepcopy(defaults)
 
 local function wanted(bufnr)
-  if vim.api.nvim_buf_get_option(bufnr, 'buftype') ~= '' then
+  if vim.bo[bufnr].buftype ~= '' then
     return false
   end
   if vim.api.nvim_buf_get_name(bufnr) == '' then
@@ -37,7 +37,7 @@ local function wanted(bufnr)
   if filetypes == nil then
     return true
   end
-  return vim.tbl_contains(filetypes, vim.api.nvim_buf_get_option(bufnr, 'filetype'))
+  return vim.tbl_contains(filetypes, vim.bo[bufnr].filetype)
 end
 
 --- Attach `bufnr` (default: current) if it is a file buffer worktally should watch.
