@@ -137,7 +137,8 @@ class RepoWatcher:
                 handler, str(root), recursive=True, event_filter=_EVENTS))
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EMFILE):
-                raise
+                log.warning("not watching repo %s: %s", repo.repo_id, exc.strerror)
+                return None
             log.warning(
                 "the inotify watch limit is reached, so edits on disk in repo %s are not "
                 "seen until the next full scan; raise it with "

@@ -102,6 +102,7 @@ def test_update_adds_and_removes_repos(tmp_path, git_repo, collector, running, w
     assert "gone.py" not in collector.seen(r1.repo_id)
 
 
+@pytest.mark.slow
 def test_symlink_loop_and_a_20k_file_tree(tmp_path, git_repo, collector, running,
                                           worktally_home):
     repo = git_repo()
@@ -184,3 +185,12 @@ def test_ignore_rules_nested_and_forget(tmp_path):
     assert not rules.ignored("pkg/main.py")  # cached until told
     rules.forget("pkg/.gitignore")
     assert rules.ignored("pkg/main.py")
+
+
+def test_missing_repo_folder_is_skipped(tmp_path, git_repo, collector, running, worktally_home):
+    gone = repo_for(tmp_path / "deleted")
+    repo = git_repo()
+    rp = repo_for(repo.root)
+    running([gone, rp])
+    repo.write("ok.py", "o = 1\n")
+    collector.wait_for(lambda: "ok.py" in collector.files.get(rp.repo_id, set()), "the live repo")
