@@ -20,7 +20,6 @@ from worktally.client.agent.control import AgentRequestError
 from worktally.client.errors import WorktallyError
 from worktally.client.report import agent_commands, upload
 from worktally.client.report.identity import enroll as enroll_client
-from worktally.client.report.weekly import local_budget
 from worktally.client.wire.schema import METRICS
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
@@ -60,7 +59,7 @@ def _emit(as_json: bool, data: Any, render: Callable[[Console], None]) -> None:
 @json_option
 def enroll(url: str, token: str, as_json: bool) -> None:
     """Enroll with the aggregator at URL using the one-time TOKEN from your admin."""
-    enrollment = enroll_client(url, token, local_budget(config.load()))
+    enrollment = enroll_client(url, token, config.load().report)
     data = {
         "url": enrollment.url, "client_id": enrollment.client_id, "cohort": enrollment.cohort,
         "epsilon": enrollment.epsilon, "delta": enrollment.delta,

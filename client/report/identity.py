@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from worktally.client import paths
+from worktally.client.config import ReportConfig
 from worktally.client.errors import BudgetExceededError, EnrollmentError
 from worktally.client.report.ledger import BUDGET_SLACK, Budget
 from worktally.client.wire.schema import MECHANISMS, SCHEMA_VERSION
@@ -129,8 +130,31 @@ def parse_answer(url: str, answer: Any) -> Enrollment:
     )
 
 
-def enroll(url: str, token: str, budget: Budget, client: httpx.Client | None = None) -> Enrollment:
-    """Create a fresh key pair, enroll it with a one-time token, and save both (0600)."""
+def check_expected(enrollment: Enrollment, expected: ReportConfig) -> None:
+    """Apply the guards an org may pre-set in config.toml: aggregator URL, cohort, period."""
+    if expected.aggregator_url and check_url(expected.aggregator_url) != enrollment.url:
+        raise EnrollmentError(
+            f"config.toml allows only the aggregator {expected.aggregator_url}; enroll there, "
+            "or change report.aggregator_url"
+        )
+    if expected.cohort and expected.cohort != enrollment.cohort:
+        raise EnrollmentError(
+            f"this token is for cohort {enrollment.cohort}, but report.cohort is "
+            f"{expected.cohort}; ask your admin for the right token"
+        )
+    if enrollment.period != expected.period:
+        raise EnrollmentError(
+            f"the cohort reports per {enrollment.period!r}; this client reports per "
+            f"{expected.period!r} (report.period)"
+        )
+
+
+def enroll(url: str, token: str, expected: ReportConfig,
+           client: httpx.Client | None = None) -> Enrollment:
+    """Create a fresh key pair, enroll it with a one-time token, and save both (0600).
+
+    Nothing is saved unless the cohort's terms fit the local budget and config guards.
+    """
     base = check_url(url)
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(serialization.Encoding.Raw,
@@ -155,7 +179,8 @@ def enroll(url: str, token: str, budget: Budget, client: httpx.Client | None = N
     except ValueError as exc:
         raise EnrollmentError("the aggregator's enrollment answer is not JSON") from exc
     enrollment = parse_answer(base, answer)
-    check_cohort_budget(enrollment, budget)
+    check_expected(enrollment, expected)
+    check_cohort_budget(enrollment, Budget(expected.epsilon, expected.delta))
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     paths.write_private(signing_key_path(), pem)

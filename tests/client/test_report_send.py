@@ -123,3 +123,13 @@ def test_enrollment_refuses_a_greedy_cohort_and_plain_http(worktally_home: Path)
     assert not enrollment_path().exists() and not signing_key_path().exists()
     result = CliRunner().invoke(cli, ["enroll", "http://aggregator.example.com", "tok"])
     assert result.exit_code == 1 and "https" in result.output
+
+
+def test_config_guards_refuse_another_cohort(worktally_home: Path) -> None:
+    from worktally.client import config
+
+    config.set_value("report.cohort", "team-z")
+    with recording_aggregator() as rec:
+        result = CliRunner().invoke(cli, ["enroll", rec.url, "tok"])
+    assert result.exit_code == 1 and "report.cohort is team-z" in result.output
+    assert not enrollment_path().exists()
