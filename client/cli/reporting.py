@@ -28,7 +28,8 @@ week_option = click.option(
     help="ISO week to report (default: the last complete week, in UTC).",
 )
 
-# The CLI's local dispatch table learns the report requests; the agent installs them too.
+# The report requests join the agent's dispatch table: `worktally agent` runs this CLI, so
+# the agent answers them, and a CLI holding the lock runs them the same way.
 agent_commands.install(requests.HANDLERS)
 
 

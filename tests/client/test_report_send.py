@@ -133,3 +133,15 @@ def test_config_guards_refuse_another_cohort(worktally_home: Path) -> None:
         result = CliRunner().invoke(cli, ["enroll", rec.url, "tok"])
     assert result.exit_code == 1 and "report.cohort is team-z" in result.output
     assert not enrollment_path().exists()
+
+
+def test_an_unreachable_aggregator_keeps_the_report_for_later(worktally_home: Path) -> None:
+    with recording_aggregator() as rec:
+        run_cli("enroll", rec.url, "tok", "--json")
+    # The server is gone: every attempt fails, each is logged, the vector stays stored.
+    with pytest.raises(UploadError, match="again later"):
+        upload.send(run_request, WEEK, max_attempts=2, backoff_s=0.01)
+    log = run_cli("report", "log", "--json")
+    assert [u["status"] for u in log["uploads"]] == ["failed", "failed"]
+    assert len(log["ledger"]) == 1 and log["ledger"][0]["accepted_at"] is None
+    assert tuple(log["uploads"][0]["values"]) == tuple(log["ledger"][0]["values"])
