@@ -25,6 +25,7 @@ import duckdb
 
 from worktally.client import gitio
 from worktally.client.config import Config
+from worktally.client.errors import GitError
 from worktally.client.events import EditEvent
 from worktally.client.line_keys import LineKeyer
 from worktally.client.repos import Repo
@@ -42,6 +43,8 @@ CHUNK_FILES = 500
 # A file whose mtime is this much older than its snapshot is not read again (coarse
 # file-system clocks round mtimes).
 MTIME_SLACK_S = 2.0
+# How long a scan waits for git's index.lock to go away before reading files anyway.
+INDEX_LOCK_WAIT_S = 2.0
 _GIT_OPERATIONS = re.compile(
     rb"\t(checkout|reset|rebase|merge|pull|cherry-pick|revert|am|commit \(merge\))[ :]"
 )
@@ -72,6 +75,7 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
          relpaths: set[str] | None = None) -> int:
     """Record external lines in `relpaths` (None: every changed file); returns lines recorded."""
     root = Path(repo.path)
+    _wait_for_index_lock(root)
     previous_state = _load_state(con, repo.repo_id)
     state = _reflog_state(root)
     git_moved = previous_state is None or _git_operation_since(root, previous_state, state)
@@ -82,32 +86,52 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
         # compared with stale snapshots later.
         candidates |= set(gitio.status_paths(root))
         con.execute("DELETE FROM file_snapshots WHERE repo_id = ?", [repo.repo_id])
-    recorded = 0
-    if candidates:
-        recorded = _scan_files(con, keyer, repo, cfg, root, sorted(candidates), git_moved)
-    _save_state(con, repo.repo_id, state)
-    return recorded
+    found = _scan_files(con, keyer, repo, cfg, root, sorted(candidates), git_moved)
+    after = _reflog_state(root)
+    if found and _git_operation_since(root, state, after):
+        # A checkout finished while the files were read: what looked new was git's doing.
+        # The snapshots just taken stand as the new baseline.
+        found = []
+    _save_state(con, repo.repo_id, after)
+    if found:
+        drain.write_edits(con, found)
+        recorded = sum(e.line_count for e in found)
+        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
+        return recorded
+    return 0
 
 
 def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
-                relpaths: list[str], baseline_only: bool) -> int:
+                relpaths: list[str], baseline_only: bool) -> list[EditEvent]:
+    if not relpaths:
+        return []
     taken = _snapshot_times(con, repo.repo_id)
     todo = [p for p in relpaths
             if not _unchanged_since(root / p, taken.get(keyer.label(p)))]
     has_head = gitio.head_sha(root) is not None
-    head_time = _head_time(root) if has_head else 0.0
-    recorded = 0
+    head_time = _head_time(root) if has_head else None
+    found: list[EditEvent] = []
     # In chunks, so a tree full of changed files never sits in memory at once.
     for start in range(0, len(todo), CHUNK_FILES):
-        recorded += _scan_chunk(con, keyer, repo, cfg, root, todo[start:start + CHUNK_FILES],
-                                baseline_only, head_time if has_head else None)
-    if recorded:
-        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
-    return recorded
+        found.extend(_scan_chunk(con, keyer, repo, cfg, root, todo[start:start + CHUNK_FILES],
+                                 baseline_only, head_time))
+    return found
+
+
+def _wait_for_index_lock(root: Path) -> None:
+    """Give a running git command (checkout, merge) a moment to finish its work tree."""
+    try:
+        lock = gitio.git_path(root, "index.lock")
+    except GitError:
+        return
+    deadline = time.monotonic() + INDEX_LOCK_WAIT_S
+    while lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _scan_chunk(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
-                relpaths: list[str], baseline_only: bool, head_time: float | None) -> int:
+                relpaths: list[str], baseline_only: bool,
+                head_time: float | None) -> list[EditEvent]:
     limit = cfg.capture.max_file_bytes
     # Taken before reading: a write racing the read is newer than the snapshot, so seen.
     read_at = time.time()
@@ -122,7 +146,7 @@ def _scan_chunk(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root
             contents[relpath] = content
     heads = gitio.read_blobs(root, "HEAD", list(contents), limit) if head_time is not None \
         else {}
-    recorded = 0
+    found: list[EditEvent] = []
     for relpath, content in contents.items():
         file_id = keyer.label(relpath)
         current = keyer.keys_of_text(content.decode("utf-8", "replace"))
@@ -142,13 +166,12 @@ def _scan_chunk(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root
             reported = _editor_keys(con, repo.repo_id, file_id, since - EDITOR_SLACK_S)
             fresh = inserted_keys(current, previous, reported)
             if fresh:
-                drain.write_edits(con, [EditEvent(
+                found.append(EditEvent(
                     source="external", origin="watcher", keys=tuple(fresh), file_id=file_id,
                     repo_id=repo.repo_id, line_count=len(fresh),
-                )])
-                recorded += len(fresh)
+                ))
         _save_snapshot(con, repo.repo_id, file_id, current, read_at)
-    return recorded
+    return found
 
 
 def _unchanged_since(path: Path, snapshot_at: float | None) -> bool:
