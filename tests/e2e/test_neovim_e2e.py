@@ -63,12 +63,17 @@ INSERTION_CASES: list[tuple[str, list[str], list[str], list[int] | None,
     ("nothing inserted", ["same"], ["same"], [1, 2], None),
     ("deletion only", ["abcdef"], ["abf"], [1, 2], None),
     # Any "ab" line could be the new one: the cursor says where the accept inserted.
-    ("repeat resolved by cursor", ["ab", "ab"], ["ab", "ab", "ab"], [1, 2], (0, 2, 1, 2)),
-    ("repeat without cursor", ["ab", "ab"], ["ab", "ab", "ab"], None, (1, 2, 2, 2)),
+    ("repeat resolved by cursor", ["ab", "ab"], ["ab", "ab", "ab"], [1, 2], (1, 0, 1, 2)),
+    ("repeat without cursor", ["ab", "ab"], ["ab", "ab", "ab"], None, (2, 0, 2, 2)),
     # Columns are UTF-16 units: é is 1, the emoji 2.
     ("utf-16 columns", ["é😀"], ["é😀é😀x"], [1, 6], (0, 3, 0, 7)),
     ("replaces text before cursor", ["def fo"], ["def foo():", "    pass"], [1, 6],
      (0, 6, 1, 8)),
+    # Line-wise puts: only the new lines, not the neighbour that holds the line break.
+    ("lines put in the middle", ["one", "two"], ["one", "p1", "p2", "two"], None,
+     (1, 0, 2, 2)),
+    ("lines put at the end", ["one", "two"], ["one", "two", "p1", "p2"], None, (2, 0, 3, 2)),
+    ("line break only", ["one", "two"], ["one", "", "two"], None, None),
 ]
 
 
@@ -137,8 +142,9 @@ def _worktally(*args: str, cwd: Path) -> str:
     return proc.stdout
 
 
+@pytest.mark.parametrize("mark_pastes", [False, True], ids=["paste-inferred", "paste-marked"])
 def test_neovim_session_is_attributed_line_by_line(
-    git_repo: Any, worktally_home: Path, tmp_path: Path,
+    git_repo: Any, worktally_home: Path, tmp_path: Path, mark_pastes: bool,
 ) -> None:
     exe = Path(sys.executable).with_name("worktally")
     assert exe.is_file(), "the worktally console script is not installed next to python"
@@ -147,7 +153,8 @@ def test_neovim_session_is_attributed_line_by_line(
     target = repo.root / "calc.py"
 
     env = {"WORKTALLY_BIN": str(exe), "WORKTALLY_TEST_FILE": str(target),
-           "WORKTALLY_TEST_BLOCKS": json.dumps(BLOCKS)}
+           "WORKTALLY_TEST_BLOCKS": json.dumps(BLOCKS),
+           "WORKTALLY_TEST_MARK_PASTES": "1" if mark_pastes else "0"}
     session = run_headless(SCRIPTS / "session.lua", env, repo.root, tmp_path / "session.json")
 
     expected_text = [line for name in ("typed", "copilot_vim", "paste", "copilot_lua")
@@ -160,10 +167,14 @@ def test_neovim_session_is_attributed_line_by_line(
     assert session["status"]["result"] == {
         "typed": 2, "ai": 6, "bulk": 3, "external": 0, "paused": False, "agent": False,
     }
-    # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 8-10).
-    ai_lines = [(m["range"]["start"]["line"], m["range"]["end"]["line"])
-                for m in session["marks"] if m["method"] == "worktally/aiEdit"]
-    assert ai_lines == [(2, 4), (8, 10)]
+    # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 8-10) and,
+    # when asked to, the paste (lines 5-7); the same edits are attributed either way.
+    reported = [(m["method"], m["range"]["start"]["line"], m["range"]["end"]["line"])
+                for m in session["marks"]]
+    expected_marks = [("worktally/aiEdit", 2, 4), ("worktally/aiEdit", 8, 10)]
+    if mark_pastes:
+        expected_marks.insert(1, ("worktally/paste", 5, 7))
+    assert reported == expected_marks
 
     sha = repo.commit("add calc")
     _worktally("sync", cwd=repo.root)

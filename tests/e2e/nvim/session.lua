@@ -5,7 +5,8 @@
 --
 -- Environment: WORKTALLY_BIN (the worktally executable), WORKTALLY_TEST_FILE (the file to
 -- edit), WORKTALLY_TEST_RESULT (where the summary goes), WORKTALLY_TEST_BLOCKS (JSON:
--- {typed, copilot_vim, copilot_lua, paste}, each a list of lines).
+-- {typed, copilot_vim, copilot_lua, paste}, each a list of lines), WORKTALLY_TEST_MARK_PASTES
+-- ("1" turns on the plugin's paste marking).
 
 local WAIT_MS = 15000
 
@@ -52,7 +53,11 @@ local function main()
   local worktally = require('worktally')
   local client = require('worktally.client')
   local marks = require('worktally.marks')
-  worktally.setup({ cmd = { os.getenv('WORKTALLY_BIN'), 'lsp' }, filetypes = { 'python' } })
+  worktally.setup({
+    cmd = { os.getenv('WORKTALLY_BIN'), 'lsp' },
+    filetypes = { 'python' },
+    mark_pastes = os.getenv('WORKTALLY_TEST_MARK_PASTES') == '1',
+  })
 
   vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('WORKTALLY_TEST_FILE')))
   -- With -u NONE there is no filetype detection and languageId would be empty.
@@ -74,7 +79,7 @@ local function main()
   copilot_lua.standin_offer(table.concat(blocks.copilot_lua, '\n'))
   press('a<M-l><Esc>')
   wait_for('the copilot.lua accept to be reported', function()
-    return #marks.sent >= 2
+    return marks.sent[#marks.sent] ~= nil and marks.sent[#marks.sent].range.start.line > 5
   end)
 
   vim.cmd('write')

@@ -116,7 +116,27 @@ function M.inserted_range(before, after, cursor)
   if finish <= prefix then
     return nil
   end
-  return { start = position_of(after, prefix), ['end'] = position_of(after, finish) }
+  return M.trim_line_breaks(after, position_of(after, prefix), position_of(after, finish))
+end
+
+--- A line-wise insert ("\nnew lines" at a line's end, or "new lines\n" at a line's start)
+--- is reported as the new lines only: the server marks every line a range touches, and the
+--- neighbour line holding just the line break is not new. A lone line break gives nil.
+---@param lines string[] the buffer after the insert
+---@param start table LSP position
+---@param stop table LSP position
+---@return table|nil
+function M.trim_line_breaks(lines, start, stop)
+  if stop.line > start.line and stop.character == 0 then
+    stop = { line = stop.line - 1, character = M.utf16_units(lines[stop.line]) }
+  end
+  if stop.line > start.line and start.character == M.utf16_units(lines[start.line + 1]) then
+    start = { line = start.line + 1, character = 0 }
+  end
+  if start.line == stop.line and start.character == stop.character then
+    return nil
+  end
+  return { start = start, ['end'] = stop }
 end
 
 --- The range inserted since `snap` was taken, or nil if the buffer is gone or unchanged.
