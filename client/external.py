@@ -76,6 +76,21 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
     """Record external lines in `relpaths` (None: every changed file); returns lines recorded."""
     root = Path(repo.path)
     _wait_for_index_lock(root)
+    # One transaction: snapshots never move on without the lines they found being stored.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        recorded = _scan(con, keyer, repo, cfg, root, relpaths)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if recorded:
+        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
+    return recorded
+
+
+def _scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
+          relpaths: set[str] | None) -> int:
     previous_state = _load_state(con, repo.repo_id)
     state = _reflog_state(root)
     git_moved = previous_state is None or _git_operation_since(root, previous_state, state)
@@ -93,12 +108,8 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
         # The snapshots just taken stand as the new baseline.
         found = []
     _save_state(con, repo.repo_id, after)
-    if found:
-        drain.write_edits(con, found)
-        recorded = sum(e.line_count for e in found)
-        log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
-        return recorded
-    return 0
+    drain.write_edits(con, found)
+    return sum(e.line_count for e in found)
 
 
 def _scan_files(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config, root: Path,
