@@ -125,6 +125,13 @@ def test_copilot_lua_accept_is_wrapped_once(plugin_checks: dict[str, Any]) -> No
     assert plugin_checks["lua_accept_replaced"] is True
 
 
+def test_missing_server_is_reported_once(plugin_checks: dict[str, Any]) -> None:
+    notes = plugin_checks["missing_server_notes"]
+    assert len(notes) == 1
+    assert "no-such-worktally" in notes[0] and "setup(" in notes[0]
+    assert plugin_checks["missing_server_client"] is False
+
+
 BLOCKS = {
     "typed": ["typed_total = 41", 'typed_label = "hand"'],
     "copilot_vim": ["def ai_vim_helper(x):", "    doubled = x * 2", "    return doubled + 1"],

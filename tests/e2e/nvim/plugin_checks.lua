@@ -48,6 +48,17 @@ local function main()
   result.lua_wrapped_again = copilot.hook_copilot_lua()
   result.lua_accept_replaced = module.accept ~= original
 
+  -- A server that cannot be started is reported once, not once per buffer.
+  local notes = {}
+  vim.notify = function(message)
+    table.insert(notes, message)
+  end
+  require('worktally').setup({ cmd = { vim.fn.tempname() .. '/no-such-worktally', 'lsp' } })
+  vim.cmd('edit ' .. vim.fn.fnameescape(vim.fn.tempname() .. '.py'))
+  vim.cmd('edit ' .. vim.fn.fnameescape(vim.fn.tempname() .. '.py'))
+  result.missing_server_notes = notes
+  result.missing_server_client = require('worktally.client').get() ~= nil
+
   local out = io.open(os.getenv('WORKTALLY_TEST_RESULT'), 'w')
   out:write(vim.fn.json_encode(result))
   out:close()

@@ -40,6 +40,7 @@ end
 ---@param opts table
 function M.configure(opts)
   options = opts
+  unavailable = false
 end
 
 --- The running client object, or nil.
@@ -50,10 +51,31 @@ function M.get()
   return vim.lsp.get_client_by_id(client_id)
 end
 
+-- Set when the server cannot be started, so each new buffer does not repeat the error.
+local unavailable = false
+
+local function startable()
+  if unavailable then
+    return false
+  end
+  if vim.fn.executable(options.cmd[1]) == 1 then
+    return true
+  end
+  unavailable = true
+  vim.notify(string.format(
+    "worktally: cannot run '%s'; install worktally or give its full path: "
+      .. "require('worktally').setup({ cmd = { '/path/to/worktally', 'lsp' } })",
+    options.cmd[1]), vim.log.levels.WARN)
+  return false
+end
+
 --- Attach `bufnr`, starting the server the first time (one server for the whole editor).
 ---@param bufnr integer
 ---@return integer|nil client id
 function M.attach(bufnr)
+  if client_id == nil and not startable() then
+    return nil
+  end
   if vim.lsp.start ~= nil then
     if client_id == nil then
       exit_status = nil
