@@ -14,10 +14,11 @@ def seed_week(con: Connection, week: IsoWeek, canary: str = "canary", ai_lines: 
               tokens: int = 12_345) -> None:
     """One week of AI edits, commits, survival, sessions and tokens; text fields hold `canary`."""
     at = week.start + dt.timedelta(days=2, hours=3)
-    con.executemany(
-        "INSERT INTO edit_lines VALUES (?, ?, ?, 'ai', ?, 'agent', ?, ?, ?)",
-        [[f"{canary}-event-{i}", i, at, f"{canary}-tool", f"{canary}-session",
-          f"{canary}-file", f"{canary}-repo"] for i in range(ai_lines)],
+    con.execute(
+        "INSERT INTO edit_lines SELECT ? || range, range, ?, 'ai', ?, 'agent', ?, ?, ? "
+        "FROM range(?)",
+        [f"{canary}-event-", at, f"{canary}-tool", f"{canary}-session", f"{canary}-file",
+         f"{canary}-repo", ai_lines],
     )
     con.execute(
         "INSERT INTO edit_lines VALUES (?, 99, ?, 'typed', NULL, NULL, NULL, ?, ?)",
