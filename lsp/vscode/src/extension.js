@@ -1,0 +1,195 @@
+// The VS Code side of worktally: starts `worktally lsp` and sends the explicit signals a
+// language server cannot see on its own (accepted inline completions, chat edits, pastes).
+"use strict";
+
+const fs = require("fs");
+const { execFile } = require("child_process");
+const vscode = require("vscode");
+const { LanguageClient } = require("vscode-languageclient/node");
+const logic = require("./logic");
+
+const STATUS_POLL_MS = 30000;
+let client = null;
+let statusItem = null;
+let serverCommand = null;
+const chatEditedPaths = new Set();
+
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function pythonExtensionInterpreter() {
+  // Optional: the Python extension is used when present, never required.
+  const ext = vscode.extensions.getExtension("ms-python.python");
+  if (!ext) return null;
+  try {
+    const api = ext.isActive ? ext.exports : await ext.activate();
+    const env = api && api.environments && api.environments.getActiveEnvironmentPath();
+    return env && env.path ? env.path : null;
+  } catch {
+    return null;
+  }
+}
+
+async function resolveServer() {
+  const config = vscode.workspace.getConfiguration("worktally");
+  return logic.findServerCommand({
+    setting: config.get("interpreterPath"),
+    pythonExtensionInterpreter: await pythonExtensionInterpreter(),
+    pathEnv: process.env.PATH,
+    isExecutable,
+    extraArgs: config.get("serverArgs"),
+  });
+}
+
+function lspPosition(pos) {
+  return { line: pos.line, character: pos.character };
+}
+
+function sendAiEdit(document, range, kind, tool) {
+  if (!client) return;
+  client.sendNotification("worktally/aiEdit", {
+    uri: document.uri.toString(),
+    range,
+    tool,
+    kind,
+  });
+}
+
+/** Wraps an inline-suggestion accept: snapshot, run the real command, send the inserted span. */
+function registerAcceptWrapper(context, acceptCommand) {
+  return vscode.commands.registerCommand("worktally.acceptInlineSuggestion", async () => {
+    const editor = vscode.window.activeTextEditor;
+    const before = editor ? editor.document.getText() : null;
+    await vscode.commands.executeCommand(acceptCommand);
+    if (!editor || before === null) return;
+    const inserted = logic.insertedRange(before, editor.document.getText());
+    if (inserted) {
+      sendAiEdit(editor.document, inserted.range, "completion", providerName());
+    }
+  });
+}
+
+function providerName() {
+  if (vscode.extensions.getExtension("GitHub.copilot")) return "copilot";
+  if (vscode.env.appName && /cursor/i.test(vscode.env.appName)) return "cursor";
+  return "inline-completion";
+}
+
+async function onDocumentChange(event) {
+  const doc = event.document;
+  if (logic.isChatEditingScheme(doc.uri.scheme)) {
+    chatEditedPaths.add(doc.uri.path);
+    return;
+  }
+  if (doc.uri.scheme !== "file" || !client) return;
+  const minPaste = vscode.workspace.getConfiguration("worktally").get("paste.minCharacters", 20);
+  for (const change of event.contentChanges) {
+    if (!change.text) continue;
+    const range = logic.rangeAfterInsert(lspPosition(change.range.start), change.text);
+    if (chatEditedPaths.has(doc.uri.path) && change.text.includes("\n")) {
+      sendAiEdit(doc, range, "chat", "vscode-chat");
+      continue;
+    }
+    if (change.text.length >= minPaste) {
+      const clipboard = await vscode.env.clipboard.readText();
+      if (logic.classifyInsert(change.text, clipboard, minPaste) === "paste") {
+        client.sendNotification("worktally/paste", { uri: doc.uri.toString(), range });
+      }
+    }
+  }
+}
+
+async function refreshStatus() {
+  if (!client || !statusItem) return;
+  try {
+    const status = await client.sendRequest("worktally/status", {});
+    statusItem.text = logic.statusText(status);
+  } catch {
+    statusItem.text = logic.statusText(null);
+  }
+}
+
+function runCli(args) {
+  return new Promise((resolve, reject) => {
+    if (!serverCommand || serverCommand.error) {
+      reject(new Error(serverCommand ? serverCommand.error : "worktally is not started"));
+      return;
+    }
+    const base = serverCommand.args.slice(0, serverCommand.args.indexOf("lsp"));
+    execFile(serverCommand.command, [...base, ...args], { timeout: 60000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(stderr || err.message));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function showPreview() {
+  try {
+    const out = await runCli(["report", "preview", "--json"]);
+    const doc = await vscode.workspace.openTextDocument({ content: out, language: "json" });
+    await vscode.window.showTextDocument(doc);
+  } catch (err) {
+    vscode.window.showErrorMessage(`worktally: ${err.message}`);
+  }
+}
+
+async function startClient(context) {
+  serverCommand = await resolveServer();
+  if (serverCommand.error) {
+    vscode.window.showErrorMessage(serverCommand.error);
+    return;
+  }
+  const serverOptions = { command: serverCommand.command, args: serverCommand.args };
+  const clientOptions = { documentSelector: [{ scheme: "file" }] };
+  client = new LanguageClient("worktally", "worktally", serverOptions, clientOptions);
+  await client.start();
+  await vscode.commands.executeCommand("setContext", "worktally.active", true);
+  refreshStatus();
+}
+
+async function activate(context) {
+  if (!vscode.workspace.getConfiguration("worktally").get("enable", true)) return;
+  const accept = logic.acceptCommandsPresent(await vscode.commands.getCommands(true));
+  context.subscriptions.push(
+    registerAcceptWrapper(context, accept[0] || logic.ACCEPT_COMMANDS[0]),
+    vscode.workspace.onDidChangeTextDocument(onDocumentChange),
+    vscode.workspace.onDidSaveTextDocument(refreshStatus),
+    vscode.commands.registerCommand("worktally.pause", async () => {
+      await runCli(["pause"]);
+      refreshStatus();
+    }),
+    vscode.commands.registerCommand("worktally.resume", async () => {
+      await runCli(["resume"]);
+      refreshStatus();
+    }),
+    vscode.commands.registerCommand("worktally.preview", showPreview),
+    vscode.commands.registerCommand("worktally.restart", async () => {
+      if (client) await client.restart();
+      refreshStatus();
+    }),
+  );
+  if (vscode.workspace.getConfiguration("worktally").get("statusBar.enable", true)) {
+    statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+    statusItem.command = "worktally.preview";
+    statusItem.text = logic.statusText(null);
+    statusItem.show();
+    context.subscriptions.push(statusItem);
+    const timer = setInterval(refreshStatus, STATUS_POLL_MS);
+    timer.unref?.();
+    context.subscriptions.push({ dispose: () => clearInterval(timer) });
+  }
+  await startClient(context);
+}
+
+async function deactivate() {
+  if (client) await client.stop();
+  client = null;
+}
+
+module.exports = { activate, deactivate };
