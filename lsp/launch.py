@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -43,17 +42,11 @@ def configure_logging(log_file: Path | None, verbosity: int) -> None:
     logging.getLogger("pygls").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    # SystemExit unwinds pygls's loop into its `finally`, which flushes what was captured.
-    raise SystemExit(0)
-
-
 def serve(log_file: Path | None = None, verbosity: int = 0) -> None:
     """Run the language server on stdin/stdout until the editor says exit."""
     configure_logging(log_file, verbosity)
     protocol_out = sys.stdout.buffer
     sys.stdout = sys.stderr
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     from worktally.lsp.server import create_server
 

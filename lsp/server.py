@@ -10,6 +10,8 @@ import asyncio
 import importlib.metadata
 import logging
 import math
+import os
+import signal as os_signal
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -78,6 +80,19 @@ class WorktallyServer(LanguageServer):
         self.flusher = Flusher(self.writer, paths.paused_flag(), options.settle_ms / 1000)
         self._flush_task = asyncio.ensure_future(self._flush_periodically())
         self._flush_task.add_done_callback(_report_crash)
+        try:
+            asyncio.get_running_loop().add_signal_handler(os_signal.SIGTERM, self._terminate)
+        except (NotImplementedError, RuntimeError):
+            log.debug("no SIGTERM handler on this platform")
+
+    def _terminate(self) -> None:
+        """SIGTERM (an editor stopping us hard): spool what we have, then leave at once.
+
+        pygls's stdin reader thread cannot be interrupted, so a normal exit would hang
+        until the editor closed the pipe; everything captured is durable before _exit.
+        """
+        self.stop_capture()
+        os._exit(0)
 
     def register_root(self, root: str | None) -> None:
         """Ask the agent (through the spool) to watch a work tree, once per root."""
@@ -209,11 +224,13 @@ def did_close(ls: WorktallyServer, params: types.DidCloseTextDocumentParams) -> 
         ls.flush([doc], everything=True)
 
 
-async def shutdown(ls: WorktallyServer, params: Any) -> None:
+def shutdown(ls: WorktallyServer, params: Any) -> None:
+    # Blocking is fine here: after shutdown only exit is accepted, and answering only once
+    # the writer is idle means nothing is lost whatever the client does next.
     ls.stop_flush_task()
     ls.flush(everything=True)
     writer = ls.writer
-    if writer is not None and not await asyncio.to_thread(writer.wait_idle, WRITER_WAIT_S):
+    if writer is not None and not writer.wait_idle(WRITER_WAIT_S):
         log.error("the spool writer did not finish within %.0f s", WRITER_WAIT_S)
 
 

@@ -52,12 +52,14 @@ class Editor:
         self.stderr = b""
         self.returncode: int | None = None
 
-    async def start(self, root: Path | None, options: dict[str, Any] | None = None) -> None:
+    async def start(
+        self, root: Path | None, options: dict[str, Any] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         @self.client.feature(types.WINDOW_LOG_MESSAGE)
         def on_log(params: types.LogMessageParams) -> None:
             self.log_messages.append(params.message)
 
-        await self.client.start_io(*SERVER_CMD)
+        await self.client.start_io(*SERVER_CMD, *args)
         folders = ([types.WorkspaceFolder(uri=root.as_uri(), name="ws")] if root else None)
         await self.client.initialize_async(types.InitializeParams(
             capabilities=types.ClientCapabilities(),
@@ -105,8 +107,10 @@ class Editor:
 
     async def status(self) -> dict[str, Any]:
         result = await self.client.protocol.send_request_async("worktally/status", {})
-        assert isinstance(result, dict)
-        return result
+        # pygls's client turns untyped JSON objects into namedtuples.
+        reply = result._asdict() if hasattr(result, "_asdict") else result
+        assert isinstance(reply, dict), reply
+        return reply
 
     async def stop(self) -> None:
         """shutdown + exit, then wait for the process to end and keep its stderr."""
@@ -124,12 +128,13 @@ def run_editor(
     root: Path | None,
     script: Callable[[Editor], Awaitable[T]],
     options: dict[str, Any] | None = None,
+    args: tuple[str, ...] = (),
 ) -> T:
     """Start a server, run `script` against it, always shut it down; bounded in time."""
 
     async def session() -> T:
         editor = Editor(LanguageClient("worktally-tests", "1"))
-        await editor.start(root, options)
+        await editor.start(root, options, args)
         try:
             return await script(editor)
         finally:

@@ -1,0 +1,182 @@
+"""The server as an editor sees it: bad params, status, pause, roots, UTF-16, periodic flush."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lsp_editor import Editor, lsp_range, run_editor, spooled_edits, spooled_registrations, utf16
+from lsprotocol import types
+
+from worktally.client import paths
+from worktally.client.line_keys import LineKeyer
+
+POLL_TIMEOUT_S = 15.0
+STATUS_KEYS = {"typed", "ai", "bulk", "external", "paused", "agent"}
+
+
+async def poll_status(editor: Editor, done: Any) -> dict[str, Any]:
+    """Ask for status until `done(status)` holds, or fail at the deadline."""
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while True:
+        status = await editor.status()
+        if done(status) or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.05)
+
+
+BAD_PARAMS: list[Any] = [
+    None,
+    [1, 2],
+    {"range": lsp_range((0, 0), (1, 0)), "tool": "x", "kind": "chat"},
+    {"uri": "file:///x.py", "range": "0-1", "tool": "x", "kind": "chat"},
+    {"uri": "file:///x.py", "range": lsp_range((3, 0), (1, 0)), "tool": "x", "kind": "chat"},
+    {"uri": "file:///x.py", "range": lsp_range((0, 0), (1, 0)), "tool": "x", "kind": "vibes"},
+]
+
+
+def test_bad_signal_params_never_kill_the_server(git_repo, keyer: LineKeyer) -> None:
+    repo = git_repo("svc")
+    path = repo.write("main.py", "")
+
+    async def script(editor: Editor) -> dict[str, Any]:
+        uri = editor.open(path)
+        for params in BAD_PARAMS:
+            editor.notify("worktally/aiEdit", params)
+        editor.notify("worktally/paste", {"uri": uri})
+        editor.type(uri, (0, 0), "still_alive = True")
+        status = await editor.status()
+        await editor.stop()
+        return status
+
+    status = run_editor(repo.root, script)
+    assert set(status) == STATUS_KEYS
+    edits = spooled_edits()
+    assert Counter(k for e in edits for k in e.keys) == Counter(keyer.keys(["still_alive = True"]))
+
+
+def test_bad_params_are_reported_to_the_editor(git_repo) -> None:
+    repo = git_repo("svc")
+
+    async def script(editor: Editor) -> tuple[list[str], int | None]:
+        for params in BAD_PARAMS:
+            editor.notify("worktally/aiEdit", params)
+        await editor.status()  # the notifications before it have been handled
+        await editor.stop()
+        return editor.log_messages, editor.returncode
+
+    messages, returncode = run_editor(repo.root, script)
+    assert returncode == 0
+    ignored = [m for m in messages if "ignored worktally/aiEdit" in m]
+    assert len(ignored) == len(BAD_PARAMS)
+    assert any("'kind' must be one of" in m for m in ignored)
+
+
+def test_status_without_agent_counts_this_session(git_repo) -> None:
+    repo = git_repo("svc")
+    path = repo.write("calc.py", "")
+
+    async def script(editor: Editor) -> tuple[dict[str, Any], dict[str, Any]]:
+        uri = editor.open(path)
+        before = await editor.status()
+        editor.type(uri, (0, 0), "first_value = 1\nsecond_value = 2")
+        editor.insert(uri, (2, 0), "\nbulk_value = compute()\nmore_bulk = other()\n")
+        editor.save(uri)
+        after = await poll_status(editor, lambda s: s["typed"] == 2 and s["bulk"] == 2)
+        return before, after
+
+    before, after = run_editor(repo.root, script)
+    assert before == {"typed": 0, "ai": 0, "bulk": 0, "external": 0, "paused": False,
+                      "agent": False}
+    assert after == {"typed": 2, "ai": 0, "bulk": 2, "external": 0, "paused": False,
+                     "agent": False}
+
+
+def test_settled_edits_are_spooled_without_save_or_shutdown(git_repo, keyer: LineKeyer) -> None:
+    repo = git_repo("svc")
+    path = repo.write("loop.py", "")
+
+    async def script(editor: Editor) -> list[Any]:
+        uri = editor.open(path)
+        editor.type(uri, (0, 0), "settled_line = 42")
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while not spooled_edits() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return spooled_edits()
+
+    edits = run_editor(repo.root, script, options={"settleMs": 100, "flushIntervalMs": 20})
+    assert [list(e.keys) for e in edits] == [keyer.keys(["settled_line = 42"])]
+
+
+def test_paused_capture_records_nothing(git_repo) -> None:
+    repo = git_repo("svc")
+    path = repo.write("secret_work.py", "")
+    paths.paused_flag().write_text("", encoding="utf-8")
+
+    async def script(editor: Editor) -> dict[str, Any]:
+        uri = editor.open(path)
+        editor.type(uri, (0, 0), "paused_typing = 1")
+        editor.insert(uri, (1, 0), "\npaused_bulk = compute()\n")
+        editor.save(uri)
+        return await editor.status()
+
+    status = run_editor(repo.root, script)
+    assert status["paused"] is True
+    assert spooled_edits() == []
+
+
+def test_work_tree_roots_are_registered_once(git_repo, tmp_path: Path) -> None:
+    first, second = git_repo("first"), git_repo("second")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    nested = first.write("pkg/deep/mod.py", "")
+
+    async def script(editor: Editor) -> None:
+        editor.open(nested)
+        editor.client.workspace_did_change_workspace_folders(
+            types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=plain.as_uri(), name="plain"),
+                       types.WorkspaceFolder(uri=(second.root / "").as_uri(), name="second")],
+                removed=[],
+            )))
+        await editor.status()
+
+    run_editor(first.root, script)
+    registered = Counter(r.path for r in spooled_registrations())
+    assert registered == Counter({str(first.root.resolve()): 1, str(second.root.resolve()): 1})
+
+
+def test_utf16_columns_with_emoji_and_cjk(git_repo, keyer: LineKeyer) -> None:
+    repo = git_repo("svc")
+    emoji_line = "s = '" + "😀" * 30 + "'"  # 36 code points, 66 UTF-16 units
+    cjk_line = "label = '中文'"
+    path = repo.write("emoji.py", "")
+    ai_text = "  # ai_note\nai_second_line = compute(2)"
+    completion = "😀!"  # two code points, three UTF-16 units: only an exact range finds it
+
+    async def script(editor: Editor) -> None:
+        uri = editor.open(path, f"{emoji_line}\n{cjk_line}\n")
+        # An AI insert at the end of the emoji line: that line now holds AI text.
+        start = (0, utf16(emoji_line))
+        end = editor.insert(uri, start, ai_text)
+        editor.notify("worktally/aiEdit", {"uri": uri, "range": lsp_range(start, end),
+                                           "tool": "copilot", "kind": "completion"})
+        # A two-character completion inside the CJK line (now line 2).
+        at = (2, utf16("label = '中文"))
+        done = editor.insert(uri, at, completion)
+        editor.notify("worktally/aiEdit", {"uri": uri, "range": lsp_range(at, done),
+                                           "tool": "copilot", "kind": "completion"})
+        # Typing after an emoji, key by key, with UTF-16 columns.
+        editor.type(uri, (3, 0), "x = '😀'")
+
+    run_editor(repo.root, script)
+    edits = spooled_edits()
+    ai = Counter(k for e in edits if e.source == "ai" for k in e.keys)
+    typed = Counter(k for e in edits if e.source == "typed" for k in e.keys)
+    expected_ai = [emoji_line + "  # ai_note", "ai_second_line = compute(2)",
+                   "label = '中文😀!'"]
+    assert ai == Counter(keyer.keys(expected_ai))
+    assert typed == Counter(keyer.keys(["x = '😀'"]))
