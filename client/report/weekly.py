@@ -126,7 +126,7 @@ def payload_from_json(data: dict[str, Any]) -> ReportPayload:
     """Rebuild the payload from `to_json` output (the CLI gets it from the agent as JSON)."""
     p = data["payload"]
     values = p["values"]
-    if list(values) != list(METRIC_NAMES):
+    if not isinstance(values, dict) or set(values) != set(METRIC_NAMES):
         raise WorktallyError("the prepared report does not match this client's schema")
     return ReportPayload(
         schema_version=int(p["schema_version"]), cohort=str(p["cohort"]),
