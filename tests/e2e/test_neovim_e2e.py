@@ -123,6 +123,7 @@ def test_copilot_lua_accept_is_wrapped_once(plugin_checks: dict[str, Any]) -> No
     assert plugin_checks["lua_wrapped_first"] is True
     assert plugin_checks["lua_wrapped_again"] is False
     assert plugin_checks["lua_accept_replaced"] is True
+    assert plugin_checks["lua_bound_key_rebound"] is True
 
 
 def test_missing_server_is_reported_once(plugin_checks: dict[str, Any]) -> None:

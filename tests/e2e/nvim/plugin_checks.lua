@@ -43,10 +43,17 @@ local function main()
   result.accepted_lines = vim.api.nvim_buf_get_lines(0, 0, -1, true)
 
   local module = require('copilot.suggestion')
+  module.setup({ accept = '<M-l>', accept_bound = '<M-k>' })
   local original = module.accept
   result.lua_wrapped_first = copilot.hook_copilot_lua()
   result.lua_wrapped_again = copilot.hook_copilot_lua()
   result.lua_accept_replaced = module.accept ~= original
+  result.lua_bound_key_rebound = false
+  for _, map in ipairs(vim.api.nvim_get_keymap('i')) do
+    if map.lhs == '<M-k>' then
+      result.lua_bound_key_rebound = map.callback == module.accept
+    end
+  end
 
   -- A server that cannot be started is reported once, not once per buffer.
   local notes = {}

@@ -43,6 +43,10 @@ function M.setup(keymap)
       vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keymap.accept, true, false, true), 'n', true)
     end
   end, { silent = true, desc = '[copilot] accept suggestion' })
+  if keymap.accept_bound then
+    -- Older copilot.lua releases bound the accept function itself to the key.
+    vim.keymap.set('i', keymap.accept_bound, M.accept, { silent = true })
+  end
 end
 
 return M
