@@ -30,7 +30,6 @@ from worktally.aggregator.settings import (
     DEFAULT_K,
     DEFAULT_MECHANISM,
     DEFAULT_MIN_CONTRIBUTORS,
-    LOOPBACK_HOSTS,
     DataDir,
     ReleasePolicy,
 )
@@ -156,16 +155,9 @@ def cohort_list(data: Path, as_json: bool) -> None:
               help="Accepted Host header (repeatable); loopback names by default on loopback.")
 def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
     """Run the HTTP API with one worker that owns the database."""
-    import uvicorn
+    from worktally.aggregator.serving import run
 
-    from worktally.aggregator.app import create_app
-
-    hosts = list(allowed_hosts)
-    if not hosts and host in LOOPBACK_HOSTS:
-        hosts = list(LOOPBACK_HOSTS)
-    app = create_app(DataDir(data), hosts or None)
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="info",
-                server_header=False)
+    run(DataDir(data), host, port, list(allowed_hosts))
 
 
 @cli.command("release")

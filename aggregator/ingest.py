@@ -104,7 +104,8 @@ def _check_policy(con: duckdb.DuckDBPyConnection, payload: envelope.ReportPayloa
     client = con.execute("SELECT cl.cohort, c.epsilon, c.delta, c.mechanism FROM clients cl "
                          "JOIN cohorts c ON c.name = cl.cohort WHERE cl.client_id = ?",
                          [payload.client_id]).fetchone()
-    assert client is not None  # open_envelope already found the client
+    if client is None:  # open_envelope found the key, so only a broken database gets here
+        raise RejectedEnvelope(envelope.UnknownClient("this client has no cohort; enroll again"))
     cohort, epsilon, delta, mechanism = client
     if payload.cohort != cohort:
         raise PolicyViolation(f"this client is enrolled in another cohort than "

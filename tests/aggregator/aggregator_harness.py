@@ -55,6 +55,7 @@ def free_port() -> int:
 class Server:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -69,16 +70,19 @@ class Server:
 def start_server(data: DataDir, home: Path) -> Server:
     port = free_port()
     env = {**os.environ, "WORKTALLY_HOME": str(home)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worktally.aggregator.cli", "serve", "--data", str(data.root),
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = Server(f"http://127.0.0.1:{port}", process)
+    home.mkdir(parents=True, exist_ok=True)
+    # A file, not a pipe: a full pipe would block the server mid-test.
+    log = home / f"server-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worktally.aggregator.cli", "serve", "--data",
+             str(data.root), "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=sink, stderr=sink)
+    server = Server(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"aggregator exited early: {err}")
+            raise RuntimeError(f"aggregator exited early: {log.read_text()}")
         try:
             if httpx.get(f"{server.url}/v1/health", timeout=1.0).status_code == 200:
                 return server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -132,3 +133,31 @@ def test_a_foreign_host_header_is_refused_on_loopback(
     evil = httpx.get(f"{server.url}/v1/health", headers={"Host": "evil.example"}, timeout=10)
     assert evil.status_code == 400
     assert httpx.get(f"{server.url}/v1/health", timeout=10).status_code == 200
+
+
+def test_concurrent_reports_are_all_counted_once(tmp_path: Path,
+                                                 serve: Callable[[DataDir], Server]) -> None:
+    dep = make_deployment(tmp_path / "agg", {"team": 10})
+    server = serve(dep.data)
+    clients = [enroll_client(server.url, dep.enroll_tokens["team"]) for _ in range(16)]
+    envelopes = [c.sealed(mid_values(i)) for i, c in enumerate(clients)]
+    # Each envelope is posted twice at once under one key: 16 accepted, 16 duplicates.
+    jobs = [(e, f"key-{i:04d}-abcdef") for i, e in enumerate(envelopes)] * 2
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda job: post_report(server.url, *job).status_code, jobs))
+    assert sorted(codes) == [200] * 16 + [201] * 16
+    released = httpx.post(f"{server.url}/v1/admin/releases", headers=bearer(dep.admin_token),
+                          json={"cohort": "team", "period": "2026-W48"}, timeout=10)
+    assert released.json()["n"] == 16
+
+
+def test_tokens_in_page_urls_stay_out_of_the_access_log(
+        tmp_path: Path, serve: Callable[[DataDir], Server]) -> None:
+    dep = make_deployment(tmp_path / "agg", {"team": 10})
+    server = serve(dep.data)
+    page = httpx.get(f"{server.url}/dashboard", params={"token": dep.admin_token}, timeout=10)
+    assert page.status_code == 200
+    server.stop()
+    log = server.log.read_text()
+    assert "GET /dashboard" in log
+    assert dep.admin_token not in log

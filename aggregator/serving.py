@@ -1,0 +1,33 @@
+"""Runs the app under uvicorn with one worker, keeping tokens out of the access log.
+
+Browsers pass the dashboard token as `?token=` once, so access-log lines drop query strings.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from worktally.aggregator.app import create_app
+from worktally.aggregator.settings import LOOPBACK_HOSTS, DataDir
+
+
+class DropQueryStrings(logging.Filter):
+    """Rewrites uvicorn's access-log path argument to its path without the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def run(data: DataDir, host: str, port: int, allowed_hosts: list[str]) -> None:
+    """Serve until interrupted; on a loopback host, only loopback Host headers are accepted."""
+    hosts = list(allowed_hosts)
+    if not hosts and host in LOOPBACK_HOSTS:
+        hosts = list(LOOPBACK_HOSTS)
+    app = create_app(data, hosts or None)
+    logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="info", server_header=False)
