@@ -103,8 +103,8 @@ def from_mapping(data: dict[str, Any]) -> Config:
         raw = data.get(top.name, {})
         if not isinstance(raw, dict):
             raise ConfigError(f"config section [{top.name}] must be a table")
-        cls = top.default_factory  # type: ignore[misc]
-        known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        cls: Any = top.default_factory
+        known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = set(raw) - set(known)
         if unknown:
             raise ConfigError(f"unknown config key {top.name}.{sorted(unknown)[0]}")
@@ -132,10 +132,10 @@ def load(path: Path | None = None) -> Config:
 
 def all_keys() -> list[str]:
     """Every `section.key`, for the documentation test."""
-    out = []
+    out: list[str] = []
     for top in dataclasses.fields(Config):
-        cls = top.default_factory  # type: ignore[misc]
-        out.extend(f"{top.name}.{f.name}" for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        cls: Any = top.default_factory
+        out.extend(f"{top.name}.{f.name}" for f in dataclasses.fields(cls))
     return out
 
 

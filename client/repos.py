@@ -51,7 +51,9 @@ class RepoRegistry:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise WorktallyError(f"{self.file.name} is unreadable ({exc}); fix or remove it") from exc
+            raise WorktallyError(
+                f"{self.file.name} is unreadable ({exc}); fix or remove it"
+            ) from exc
         return {r["repo_id"]: Repo(**r) for r in raw.get("repos", [])}
 
     def _save(self, repos: dict[str, Repo]) -> None:
@@ -96,7 +98,7 @@ class RepoRegistry:
         best: Repo | None = None
         for repo in self._load().values():
             root = Path(repo.path)
-            if resolved == root or root in resolved.parents:
-                if best is None or len(repo.path) > len(best.path):
-                    best = repo
+            inside = resolved == root or root in resolved.parents
+            if inside and (best is None or len(repo.path) > len(best.path)):
+                best = repo
         return best

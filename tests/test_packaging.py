@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MAPPED = {"client": "worktally.client", "lsp": "worktally.lsp", "aggregator": "worktally.aggregator"}
+MAPPED = {
+    "client": "worktally.client",
+    "lsp": "worktally.lsp",
+    "aggregator": "worktally.aggregator",
+}
 
 
 def test_every_package_is_listed() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
     found = set()
     for folder, namespace in MAPPED.items():
         for init in (ROOT / folder).rglob("__init__.py"):

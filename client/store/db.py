@@ -15,9 +15,9 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) and migrate the database; the caller must own the lock."""
     target = path or paths.db_path()
     paths.ensure_private_dir(target.parent)
-    config = {
-        "autoinstall_known_extensions": "false",
-        "autoload_known_extensions": "false",
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
     }
     try:
         con = duckdb.connect(str(target), config=config)
