@@ -10,7 +10,8 @@ local M = {}
 local TOOL = 'copilot'
 local KIND = 'completion'
 
--- Snapshots taken when a copilot.vim mapping fired, waiting for its keys to run.
+-- The snapshot taken when a copilot.vim mapping fired, waiting for its keys to run; only
+-- the latest is kept, since keys that never ran (an interrupted mapping) report nothing.
 local pending = {}
 local next_pending = 0
 -- copilot.lua modules already wrapped (weak, so a reloaded module is wrapped again).
@@ -41,7 +42,7 @@ function M.accepted_keys(keys)
     return keys
   end
   next_pending = next_pending + 1
-  pending[next_pending] = insertion.snapshot(vim.api.nvim_get_current_buf())
+  pending = { [next_pending] = insertion.snapshot(vim.api.nvim_get_current_buf()) }
   return keys .. termcodes(
     "<Cmd>lua require('worktally.copilot')._vim_accepted(" .. next_pending .. ')<CR>')
 end
