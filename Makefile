@@ -7,7 +7,7 @@ TEST_VENV ?= .venv-test
 # What `make demo` runs once installed.
 MAIN_CMD ?= status
 
-.PHONY: demo test clean
+.PHONY: demo test test-extension vsix clean
 
 demo:
 	rm -rf $(VENV)
@@ -22,6 +22,19 @@ test:
 	$(TEST_VENV)/bin/ruff check .
 	$(TEST_VENV)/bin/mypy client lsp aggregator
 	$(TEST_VENV)/bin/pytest
+	$(MAKE) test-extension
+
+# The VS Code extension's own tests need Node; a machine without npm skips them, saying so.
+test-extension:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd lsp/vscode && npm ci --no-audit --no-fund --silent && npm test; \
+	else \
+		echo "npm not found: skipping the VS Code extension's Node tests"; \
+	fi
+
+# Builds lsp/vscode/worktally.vsix offline from the locked dependencies.
+vsix:
+	cd lsp/vscode && npm ci --no-audit --no-fund --silent && npm run package
 
 clean:
 	rm -rf $(VENV) $(TEST_VENV)
