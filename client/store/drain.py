@@ -1,7 +1,10 @@
-"""Move spooled batches into DuckDB, one transaction per batch, idempotent on ids.
+"""Move spooled batches into DuckDB, atomically and idempotently on batch and event ids.
 
-Inserts are columnar (one statement per table with list parameters, then `unnest`), which
-is what makes the drain keep up with bursts from many editors.
+A backlog is stored a group of batches per transaction (a commit costs a WAL flush); every
+batch id of the group is recorded in that same transaction, so a crash before the commit
+replays the whole group and a crash after it skips the group: each event lands once. Edit
+rows travel as columns into a temporary staging table, and `edit_lines` is expanded from
+it inside DuckDB, which is what makes the drain keep up with bursts from many editors.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ from typing import Any
 import duckdb
 
 from worktally.client import events
-from worktally.client.spool import BadBatch, Batch, Spool
+from worktally.client.errors import SpoolError
+from worktally.client.spool import Batch, Spool
+from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns, ParsedBatch, read_batch
 
 log = logging.getLogger(__name__)
 
 Connection = duckdb.DuckDBPyConnection
 TableWriter = Callable[[Connection, Sequence[Any]], None]
+
+# A group is cut at this many records: big enough to amortise the commit, small enough to
+# keep one transaction's memory modest.
+GROUP_RECORDS = 50_000
 
 
 @dataclass
@@ -44,94 +53,168 @@ def _insert_columns(con: Connection, table: str, columns: dict[str, list[Any]]) 
     )
 
 
-def write_edits(con: Connection, records: Sequence[events.EditEvent]) -> None:
-    ids = [r.event_id for r in records]
-    existing = {
-        row[0]
-        for row in con.execute(
-            "SELECT event_id FROM edits WHERE event_id IN (SELECT unnest($1))", [ids]
-        ).fetchall()
-    }
-    fresh: dict[str, events.EditEvent] = {}
-    for r in records:
-        if r.event_id not in existing:
-            fresh.setdefault(r.event_id, r)
-    if not fresh:
-        return
-    rows = list(fresh.values())
-    _insert_columns(
-        con,
-        "edits",
-        {
-            "event_id": [r.event_id for r in rows],
-            "ts": [_ts(r.ts) for r in rows],
-            "repo_id": [r.repo_id for r in rows],
-            "file_id": [r.file_id for r in rows],
-            "language": [r.language for r in rows],
-            "source": [r.source for r in rows],
-            "tool": [r.tool for r in rows],
-            "kind": [r.kind for r in rows],
-            "model": [r.model for r in rows],
-            "session_id": [r.session_id for r in rows],
-            "line_count": [r.line_count for r in rows],
-            "origin": [r.origin for r in rows],
-        },
+# SQL types of the staged columns, so a constant column can be sent as one typed scalar.
+_EDIT_TYPES = {
+    "event_id": "VARCHAR", "ts": "DOUBLE", "repo_id": "VARCHAR", "file_id": "VARCHAR",
+    "language": "VARCHAR", "source": "VARCHAR", "tool": "VARCHAR", "kind": "VARCHAR",
+    "model": "VARCHAR", "session_id": "VARCHAR", "line_count": "INTEGER", "origin": "VARCHAR",
+    "keys": "VARCHAR",
+}
+_EDIT_SELECT = ", ".join("to_timestamp(ts)" if n == "ts" else n for n in EDIT_COLUMNS)
+
+
+def _stage_edits(con: Connection, cols: EditColumns) -> None:
+    """Load edit columns into the temp table `drain_edits`.
+
+    Converting Python lists is the drain's main cost, so a column holding one value (one
+    repo, one language, no model...) is sent as a single scalar, and each row's keys travel
+    as one comma-joined string, which converts several times faster than a list of ints.
+    """
+    selects: list[str] = []
+    params: list[Any] = []
+    for name in (*EDIT_COLUMNS, "keys"):
+        column: list[Any] = (
+            [",".join(map(str, k)) for k in cols.keys] if name == "keys" else getattr(cols, name)
+        )
+        params.append(column[0] if column.count(column[0]) == len(column) else column)
+        index = len(params)
+        if isinstance(params[-1], list):
+            selects.append(f"unnest(${index}) AS {name}")
+        else:
+            selects.append(f"${index}::{_EDIT_TYPES[name]} AS {name}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE drain_edits AS SELECT {', '.join(selects)}", params
     )
-    cols: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        for key in r.keys:
-            cols["event_id"].append(r.event_id)
-            cols["line_key"].append(key)
-            cols["ts"].append(_ts(r.ts))
-            cols["source"].append(r.source)
-            cols["tool"].append(r.tool)
-            cols["kind"].append(r.kind)
-            cols["session_id"].append(r.session_id)
-            cols["file_id"].append(r.file_id)
-            cols["repo_id"].append(r.repo_id)
-    _insert_columns(con, "edit_lines", dict(cols))
+
+
+def _store_edit_columns(con: Connection, cols: EditColumns) -> None:
+    """Insert edits whose event id is new (first copy wins), with one edit_lines row per key."""
+    if not len(cols):
+        return
+    _stage_edits(con, cols)
+    try:
+        con.execute(
+            "DELETE FROM drain_edits WHERE event_id IN "
+            "(SELECT e.event_id FROM edits AS e SEMI JOIN drain_edits AS d USING (event_id))"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE drain_fresh AS SELECT * FROM drain_edits "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY rowid) = 1"
+        )
+        con.execute(f"INSERT INTO edits SELECT {_EDIT_SELECT} FROM drain_fresh")
+        con.execute(
+            "INSERT INTO edit_lines SELECT event_id, unnest(string_split(keys, ',')::BIGINT[]), "
+            "to_timestamp(ts), source, tool, kind, session_id, file_id, repo_id "
+            "FROM drain_fresh WHERE keys <> ''"
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS drain_edits")
+        con.execute("DROP TABLE IF EXISTS drain_fresh")
+
+
+def write_edits(con: Connection, records: Sequence[events.EditEvent]) -> None:
+    """Store edit events idempotently on event id (runs in the caller's transaction, if any)."""
+    cols = EditColumns()
+    for r in records:
+        cols.add_record(r)
+    _store_edit_columns(con, cols)
 
 
 def write_sessions(con: Connection, records: Sequence[events.AISession]) -> None:
-    """Upsert: a session seen again widens its time span and gains a repo once known."""
+    """Upsert: a session seen again widens its time span and gains a repo once known.
+
+    One columnar statement; copies of a session within `records` are merged first by the
+    same rule, since DuckDB refuses to update one row twice in a statement.
+    """
+    merged: dict[str, list[Any]] = {}
     for r in records:
-        con.execute(
-            """
-            INSERT INTO ai_sessions VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (session_id) DO UPDATE SET
-                started_at = least(ai_sessions.started_at, excluded.started_at),
-                ended_at = greatest(ai_sessions.ended_at, excluded.ended_at),
-                repo_id = coalesce(ai_sessions.repo_id, excluded.repo_id),
-                has_cwd = ai_sessions.has_cwd OR excluded.has_cwd
-            """,
-            [r.session_id, r.tool, r.kind, r.repo_id, _ts(r.started_at), _ts(r.ended_at),
-             r.has_cwd],
-        )
+        row = merged.get(r.session_id)
+        if row is None:
+            merged[r.session_id] = [r.session_id, r.tool, r.kind, r.repo_id, r.started_at,
+                                    r.ended_at, r.has_cwd]
+            continue
+        row[3] = row[3] if row[3] is not None else r.repo_id
+        row[4] = min(row[4], r.started_at)
+        row[5] = max(row[5], r.ended_at)
+        row[6] = row[6] or r.has_cwd
+    if not merged:
+        return
+    rows = list(merged.values())
+    con.execute(
+        """
+        INSERT INTO ai_sessions
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
+               unnest($7)
+        ON CONFLICT (session_id) DO UPDATE SET
+            started_at = least(ai_sessions.started_at, excluded.started_at),
+            ended_at = greatest(ai_sessions.ended_at, excluded.ended_at),
+            repo_id = coalesce(ai_sessions.repo_id, excluded.repo_id),
+            has_cwd = ai_sessions.has_cwd OR excluded.has_cwd
+        """,
+        [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+         [r[3] for r in rows], [_ts(r[4]) for r in rows], [_ts(r[5]) for r in rows],
+         [r[6] for r in rows]],
+    )
 
 
 def write_token_usage(con: Connection, records: Sequence[events.TokenUsage]) -> None:
-    """Upsert per usage_id: a main-thread copy beats a sidechain one, then the largest wins."""
+    """Upsert per usage_id: a main-thread copy beats a sidechain one, then the largest wins.
+
+    One columnar statement (a transcript import writes thousands of rows; a statement per
+    row cost ~4 ms each). DuckDB refuses to update one row twice in a statement, so copies
+    within `records` are first reduced by the same rule.
+    """
+    best: dict[str, events.TokenUsage] = {}
     for r in records:
-        con.execute(
-            """
-            INSERT INTO token_usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (usage_id) DO UPDATE SET
-                session_id = excluded.session_id, model = excluded.model,
-                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-                cache_creation_tokens = excluded.cache_creation_tokens,
-                cache_read_tokens = excluded.cache_read_tokens,
-                is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
-            WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
-               OR (token_usage.is_sidechain = excluded.is_sidechain AND
-                   excluded.input_tokens + excluded.output_tokens
-                   + excluded.cache_creation_tokens + excluded.cache_read_tokens
-                   > token_usage.input_tokens + token_usage.output_tokens
-                   + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
-            """,
-            [r.usage_id, r.session_id, r.tool, r.model, _ts(r.ts), r.input_tokens,
-             r.output_tokens, r.cache_creation_tokens, r.cache_read_tokens, r.is_sidechain,
-             r.origin],
-        )
+        old = best.get(r.usage_id)
+        if old is None or _usage_beats(r, old):
+            best[r.usage_id] = r
+    if not best:
+        return
+    rows = list(best.values())
+    columns: dict[str, list[Any]] = {
+        "usage_id": [r.usage_id for r in rows],
+        "session_id": [r.session_id for r in rows],
+        "tool": [r.tool for r in rows],
+        "model": [r.model for r in rows],
+        "ts": [_ts(r.ts) for r in rows],
+        "input_tokens": [r.input_tokens for r in rows],
+        "output_tokens": [r.output_tokens for r in rows],
+        "cache_creation_tokens": [r.cache_creation_tokens for r in rows],
+        "cache_read_tokens": [r.cache_read_tokens for r in rows],
+        "is_sidechain": [r.is_sidechain for r in rows],
+        "origin": [r.origin for r in rows],
+    }
+    selects = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
+    con.execute(
+        f"""
+        INSERT INTO token_usage ({", ".join(columns)}) SELECT {selects}
+        ON CONFLICT (usage_id) DO UPDATE SET
+            session_id = excluded.session_id, model = excluded.model,
+            input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+            cache_creation_tokens = excluded.cache_creation_tokens,
+            cache_read_tokens = excluded.cache_read_tokens,
+            is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
+        WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
+           OR (token_usage.is_sidechain = excluded.is_sidechain AND
+               excluded.input_tokens + excluded.output_tokens
+               + excluded.cache_creation_tokens + excluded.cache_read_tokens
+               > token_usage.input_tokens + token_usage.output_tokens
+               + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
+        """,
+        list(columns.values()),
+    )
+
+
+def _usage_beats(new: events.TokenUsage, old: events.TokenUsage) -> bool:
+    """The upsert's rule in Python: main thread over sidechain, then the larger total."""
+    if new.is_sidechain != old.is_sidechain:
+        return old.is_sidechain
+    total_new = (new.input_tokens + new.output_tokens + new.cache_creation_tokens
+                 + new.cache_read_tokens)
+    total_old = (old.input_tokens + old.output_tokens + old.cache_creation_tokens
+                 + old.cache_read_tokens)
+    return total_new > total_old
 
 
 def write_otlp_counts(con: Connection, records: Sequence[events.OtlpCount]) -> None:
@@ -162,35 +245,73 @@ def register_writer(record_type: str, writer: TableWriter) -> None:
     WRITERS[record_type] = writer
 
 
-def drain_batch(con: Connection, batch: Batch) -> tuple[bool, list[str]]:
-    """Store one batch atomically. Returns (stored, registration paths)."""
-    registrations = [
-        r.path for r in batch.records if isinstance(r, events.RepoRegistration)
-    ]
+def _parsed(batch: Batch) -> ParsedBatch:
+    edits = EditColumns()
+    others: list[Any] = []
+    for record in batch.records:
+        if isinstance(record, events.EditEvent):
+            edits.add_record(record)
+        else:
+            others.append(record)
+    registrations = [r.path for r in others if isinstance(r, events.RepoRegistration)]
+    return ParsedBatch(batch.batch_id, batch.path, edits, others, registrations,
+                       len(batch.records))
+
+
+def _write_others(con: Connection, records: list[Any]) -> None:
+    by_type: dict[str, list[Any]] = defaultdict(list)
+    for record in records:
+        by_type[record.record_type].append(record)
+    for record_type, items in by_type.items():
+        writer = WRITERS.get(record_type)
+        if writer is not None:
+            writer(con, items)
+
+
+def store_group(con: Connection, group: Sequence[ParsedBatch]) -> set[str]:
+    """Store batches in one transaction, skipping those already drained; returns stored ids."""
+    ids = [b.batch_id for b in group]
     con.execute("BEGIN TRANSACTION")
     try:
-        seen = con.execute(
-            "SELECT 1 FROM drained_batches WHERE batch_id = ?", [batch.batch_id]
-        ).fetchone()
-        if seen:
+        seen = {
+            row[0]
+            for row in con.execute(
+                "SELECT batch_id FROM drained_batches WHERE batch_id IN (SELECT unnest($1))",
+                [ids],
+            ).fetchall()
+        }
+        fresh: dict[str, ParsedBatch] = {}
+        for b in group:
+            if b.batch_id not in seen:
+                fresh.setdefault(b.batch_id, b)
+        if not fresh:
             con.execute("ROLLBACK")
-            return False, registrations
-        by_type: dict[str, list[Any]] = defaultdict(list)
-        for record in batch.records:
-            by_type[record.record_type].append(record)
-        for record_type, items in by_type.items():
-            writer = WRITERS.get(record_type)
-            if writer is not None:
-                writer(con, items)
-        con.execute(
-            "INSERT INTO drained_batches VALUES (?, now(), ?)",
-            [batch.batch_id, len(batch.records)],
-        )
+            return set()
+        edits = EditColumns()
+        others: list[Any] = []
+        for b in fresh.values():
+            for name in (*EDIT_COLUMNS, "keys"):
+                getattr(edits, name).extend(getattr(b.edits, name))
+            others.extend(b.others)
+        _store_edit_columns(con, edits)
+        _write_others(con, others)
+        _insert_columns(con, "drained_batches", {
+            "batch_id": list(fresh),
+            "drained_at": [dt.datetime.now(dt.UTC)] * len(fresh),
+            "records": [b.size for b in fresh.values()],
+        })
         con.execute("COMMIT")
     except duckdb.Error:
         con.execute("ROLLBACK")
         raise
-    return True, registrations
+    return set(fresh)
+
+
+def drain_batch(con: Connection, batch: Batch) -> tuple[bool, list[str]]:
+    """Store one batch atomically. Returns (stored, registration paths)."""
+    parsed = _parsed(batch)
+    stored = store_group(con, [parsed])
+    return bool(stored), parsed.registrations
 
 
 def drain(
@@ -201,28 +322,51 @@ def drain(
 ) -> DrainResult:
     """Drain pending batches in order. Corrupt batches are moved to spool/bad, never lost."""
     result = DrainResult()
-    for index, item in enumerate(spool.batches()):
-        if limit is not None and index >= limit:
-            break
-        if isinstance(item, BadBatch):
-            log.warning("quarantining a spool batch: %s", item.reason)
-            spool.quarantine(item.path)
+    group: list[ParsedBatch] = []
+    group_records = 0
+    pending = spool.pending()
+    if limit is not None:
+        pending = pending[:limit]
+    for path in pending:
+        try:
+            parsed = read_batch(path)
+        except SpoolError as exc:
+            log.warning("quarantining a spool batch: %s", exc)
+            spool.quarantine(path)
             result.quarantined += 1
             continue
-        stored, registrations = drain_batch(con, item)
+        group.append(parsed)
+        group_records += parsed.size
+        if group_records >= GROUP_RECORDS:
+            _finish_group(con, spool, group, result, on_registration)
+            group, group_records = [], 0
+    if group:
+        _finish_group(con, spool, group, result, on_registration)
+    return result
+
+
+def _finish_group(
+    con: Connection,
+    spool: Spool,
+    group: list[ParsedBatch],
+    result: DrainResult,
+    on_registration: Callable[[str], None] | None,
+) -> None:
+    stored = store_group(con, group)
+    for b in group:
         # Registrations are replayed even for an already-stored batch: repos.json is
         # outside the transaction, so a crash may have lost them. They are idempotent.
-        for path in registrations:
+        for path in b.registrations:
             if on_registration is not None:
                 on_registration(path)
             result.registrations.append(path)
-        spool.done(item)
-        if stored:
+        b.path.unlink(missing_ok=True)
+        if b.batch_id in stored:
+            stored.discard(b.batch_id)
             result.batches += 1
-            result.records += len(item.records)
+            result.records += b.size
         else:
             result.skipped_batches += 1
-    return result
 
 
 def _ts(value: float) -> dt.datetime:

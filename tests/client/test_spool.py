@@ -99,6 +99,15 @@ def test_same_event_in_a_new_batch_is_not_stored_twice(con, tmp_path):
                     "records": [{"type": "edit", "source": "psychic", "keys": [1],
                                  "file_id": "f"}]}).encode(),
         json.dumps({"version": 1, "records": []}).encode(),
+        # Well-formed JSON whose values DuckDB could not store: must not wedge the drain.
+        json.dumps({"version": 1, "batch_id": "x",
+                    "records": [{"type": "edit", "source": "ai", "keys": [1],
+                                 "file_id": "f", "line_count": "many"}]}).encode(),
+        json.dumps({"version": 1, "batch_id": "x",
+                    "records": [{"type": "edit", "source": "ai", "keys": [2**64],
+                                 "file_id": "f"}]}).encode(),
+        json.dumps({"version": 1, "batch_id": "x", "records": {"type": "edit"}}).encode(),
+        b"[" * 100_000,
     ],
 )
 def test_corrupt_batch_is_quarantined_and_others_still_drain(con, tmp_path, body):
@@ -112,6 +121,34 @@ def test_corrupt_batch_is_quarantined_and_others_still_drain(con, tmp_path, body
     assert (spool.bad / bad.name).read_bytes() == body
     assert spool.pending() == []
     assert _counts(con) == (1, 2)
+
+
+def test_groups_of_batches_keep_exactly_once(con, tmp_path, monkeypatch):
+    # Several batches share one transaction; a replayed one inside a group is still skipped.
+    from worktally.client.store import drain as drain_module
+
+    monkeypatch.setattr(drain_module, "GROUP_RECORDS", 3)
+    spool = Spool(tmp_path / "s")
+    first = spool.write([_edit((1,)), _edit((2,))])
+    kept = first.read_bytes()
+    spool.write([_edit((3,)), _edit((4,))])
+    assert drain(con, spool).batches == 2
+    first.write_bytes(kept)
+    for n in range(5):
+        spool.write([_edit((10 + n,), source="ai", tool=f"t{n % 2}")])
+    result = drain(con, spool)
+    assert (result.batches, result.skipped_batches) == (5, 1)
+    assert _counts(con) == (9, 9)
+    tools = con.execute("SELECT tool, count(*) FROM edit_lines WHERE source = 'ai' "
+                        "GROUP BY tool ORDER BY tool").fetchall()
+    assert tools == [("t0", 3), ("t1", 2)]
+
+
+def test_edit_without_keys_is_stored_without_lines(con, tmp_path):
+    spool = Spool(tmp_path / "s")
+    spool.write([_edit(()), _edit((5, 6))])
+    drain(con, spool)
+    assert _counts(con) == (2, 2)
 
 
 def test_registration_is_reported_even_when_its_batch_was_stored_before(con, tmp_path):
