@@ -104,6 +104,18 @@ class ImportBatch:
             has_cwd=old.has_cwd or has_cwd, ts=old.ts, event_id=old.event_id,
         )
 
+    def merge(self, other: ImportBatch) -> None:
+        """Fold another batch of the same tool into this one (several files, one commit)."""
+        for usage in other.usages.values():
+            self.add_usage(usage)
+        for s in other.sessions.values():
+            self.touch_session(s.session_id, s.started_at, s.repo_id, s.has_cwd)
+            self.touch_session(s.session_id, s.ended_at, s.repo_id, s.has_cwd)
+        self.edits.update(other.edits)
+        self.malformed_lines += other.malformed_lines
+        self.failed_tool_calls += other.failed_tool_calls
+        self.skipped.update(other.skipped)
+
     def confirm(self, call_id: str, pending: list[PendingEdit]) -> None:
         """A tool call succeeded: its pending edits become `ai` edit events."""
         for p in pending:

@@ -8,8 +8,10 @@ Edits come from Edit/MultiEdit/Write/NotebookEdit inputs once their tool result 
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from worktally.client.events import TokenUsage
 from worktally.client.importers.batch import ImportBatch, PendingEdit, parse_ts
@@ -25,6 +27,28 @@ _NOT_NULL_MESSAGE = ("id", "model")
 _NOT_NULL_USAGE = ("cache_read_input_tokens", "cache_creation_input_tokens", "speed")
 
 
+@dataclass(frozen=True)
+class UnkeyedEdit:
+    """An edit call's (new, old) texts, held in memory only until its result line."""
+
+    file_id: str
+    repo_id: str | None
+    session_id: str
+    pairs: tuple[tuple[str, str], ...]
+    ts: float
+
+    def keyed(self, ctx: ImportContext) -> PendingEdit:
+        keys: list[int] = []
+        count = 0
+        for new, old in self.pairs:
+            k, n = ctx.new_keys(new, old)
+            keys.extend(k)
+            count += n
+        return PendingEdit(file_id=self.file_id, repo_id=self.repo_id,
+                           session_id=self.session_id, keys=tuple(keys), line_count=count,
+                           ts=self.ts)
+
+
 class ClaudeCodeParser:
     """Reads one transcript's lines in order; `state()` is what must survive to the next read."""
 
@@ -35,14 +59,20 @@ class ClaudeCodeParser:
         self.pending: dict[str, list[PendingEdit]] = {
             call_id: [PendingEdit.from_json(p) for p in items] for call_id, items in raw.items()
         }
+        # Calls of this read whose result has not come yet; keyed only if they succeed
+        # (many edit calls are refused), which spares most of the hashing.
+        self.unkeyed: dict[str, UnkeyedEdit] = {}
 
     def state(self) -> dict[str, Any]:
+        # Text never outlives this read: calls still open are kept as line keys only.
+        for call_id in list(self.unkeyed):
+            self.pending[call_id] = [self.unkeyed.pop(call_id).keyed(self.ctx)]
         calls = list(self.pending.items())[-MAX_PENDING_CALLS:]
         return {"pending": {c: [p.to_json() for p in items] for c, items in calls}}
 
     def feed(self, line: bytes, offset: int) -> None:
         try:
-            doc = json.loads(line)
+            doc = orjson.loads(line)
         except ValueError:
             self.batch.malformed_lines += 1
             return
@@ -66,7 +96,7 @@ class ClaudeCodeParser:
                 self._usage(doc, message, ts, offset)
             if b'"tool_use"' in line and isinstance(session_id, str) and ts is not None:
                 self._tool_uses(message, session_id, cwd, ts)
-        elif kind == "user" and self.pending and b'"tool_result"' in line:
+        elif kind == "user" and (self.pending or self.unkeyed) and b'"tool_result"' in line:
             self._tool_results(doc, message)
 
     def _usage(self, doc: dict[str, Any], message: dict[str, Any], ts: float | None,
@@ -129,12 +159,12 @@ class ClaudeCodeParser:
                 args, dict
             ):
                 continue
-            edit = self._pending_edit(str(name), args, session_id, cwd, ts)
+            edit = self._unkeyed_edit(str(name), args, session_id, cwd, ts)
             if edit is not None:
-                self.pending[call_id] = [edit]
+                self.unkeyed[call_id] = edit
 
-    def _pending_edit(self, name: str, args: dict[str, Any], session_id: str,
-                      cwd: str | None, ts: float) -> PendingEdit | None:
+    def _unkeyed_edit(self, name: str, args: dict[str, Any], session_id: str,
+                      cwd: str | None, ts: float) -> UnkeyedEdit | None:
         path = args.get("notebook_path") if name == "NotebookEdit" else args.get("file_path")
         if not isinstance(path, str) or not path:
             return None
@@ -149,15 +179,15 @@ class ClaudeCodeParser:
             pairs.append((_text(args.get("content")), ""))
         elif args.get("edit_mode") != "delete":
             pairs.append((_text(args.get("new_source")), ""))
-        keys: list[int] = []
-        count = 0
-        for new, old in pairs:
-            k, n = self.ctx.new_keys(new, old)
-            keys.extend(k)
-            count += n
         repo_id, file_id = self.ctx.file_ids(path, cwd)
-        return PendingEdit(file_id=file_id, repo_id=repo_id, session_id=session_id,
-                           keys=tuple(keys), line_count=count, ts=ts)
+        return UnkeyedEdit(file_id=file_id, repo_id=repo_id, session_id=session_id,
+                           pairs=tuple(pairs), ts=ts)
+
+    def _take(self, call_id: str) -> list[PendingEdit] | None:
+        unkeyed = self.unkeyed.pop(call_id, None)
+        if unkeyed is not None:
+            return [unkeyed.keyed(self.ctx)]
+        return self.pending.pop(call_id, None)
 
     def _tool_results(self, doc: dict[str, Any], message: dict[str, Any]) -> None:
         content = message.get("content")
@@ -168,13 +198,17 @@ class ClaudeCodeParser:
         for block in content:
             if not isinstance(block, dict) or block.get("type") != "tool_result":
                 continue
-            pending = self.pending.pop(str(block.get("tool_use_id")), None)
-            if pending is None:
+            call_id = str(block.get("tool_use_id"))
+            if call_id not in self.unkeyed and call_id not in self.pending:
                 continue
             if block.get("is_error") is True or result_is_error_text:
+                self.unkeyed.pop(call_id, None)
+                self.pending.pop(call_id, None)
                 self.batch.failed_tool_calls += 1
                 continue
-            self.batch.confirm(str(block.get("tool_use_id")), pending)
+            pending = self._take(call_id)
+            if pending is not None:
+                self.batch.confirm(call_id, pending)
 
 
 def _is_count(value: Any) -> bool:

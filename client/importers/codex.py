@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from worktally.client.events import TokenUsage
 from worktally.client.importers import apply_patch
 from worktally.client.importers.batch import ImportBatch, PendingEdit, parse_ts
@@ -65,7 +67,7 @@ class CodexParser:
 
     def _restore_cwd(self, line: bytes) -> None:
         try:
-            doc = json.loads(line)
+            doc = orjson.loads(line)
         except ValueError:
             return
         payload = doc.get("payload") if isinstance(doc, dict) else None
@@ -74,7 +76,7 @@ class CodexParser:
 
     def feed(self, line: bytes, offset: int) -> None:
         try:
-            doc = json.loads(line)
+            doc = orjson.loads(line)
         except ValueError:
             self.batch.malformed_lines += 1
             return

@@ -62,10 +62,13 @@ class ImportContext:
         An Edit's new_string repeats unchanged context from old_string; those lines were in
         the file before the agent touched it, so they are not the agent's.
         """
+        lines = new_text.splitlines()
+        if not old_text:
+            return tuple(self.keyer.keys(lines)), len(lines)
         before = Counter(normalise(line) for line in old_text.splitlines())
         keys: list[int] = []
         count = 0
-        for line in new_text.splitlines():
+        for line in lines:
             norm = normalise(line)
             if before[norm] > 0:
                 before[norm] -= 1

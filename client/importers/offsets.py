@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,32 +46,40 @@ def head_key(keyer: LineKeyer, path: Path) -> str:
     return keyer.label("head:" + head.decode("utf-8", "replace"))
 
 
-def load(con: duckdb.DuckDBPyConnection, key: str) -> Cursor | None:
-    row = con.execute(
-        "SELECT tool, inode, head_key, read_to, state, malformed_lines FROM import_files "
-        "WHERE file_key = ?",
-        [key],
-    ).fetchone()
-    if row is None:
-        return None
-    tool, inode, head, read_to, state, malformed = row
-    return Cursor(file_key=key, tool=str(tool), inode=int(inode), head_key=str(head),
-                  read_to=int(read_to), state=json.loads(state),
-                  malformed_lines=int(malformed))
+def load_all(con: duckdb.DuckDBPyConnection, tool: str) -> dict[str, Cursor]:
+    """Every remembered cursor of one tool, by file key (one query for a whole run)."""
+    rows = con.execute(
+        "SELECT file_key, inode, head_key, read_to, state, malformed_lines FROM import_files "
+        "WHERE tool = ?",
+        [tool],
+    ).fetchall()
+    return {
+        str(key): Cursor(file_key=str(key), tool=tool, inode=int(inode), head_key=str(head),
+                         read_to=int(read_to), state=json.loads(state),
+                         malformed_lines=int(malformed))
+        for key, inode, head, read_to, state, malformed in rows
+    }
 
 
-def save(con: duckdb.DuckDBPyConnection, cursor: Cursor) -> None:
+def save(con: duckdb.DuckDBPyConnection, cursors: Sequence[Cursor]) -> None:
+    """Upsert cursors in one statement (one per file key; the caller passes each once)."""
+    if not cursors:
+        return
+    now = dt.datetime.now(tz=dt.UTC)
     con.execute(
         """
-        INSERT INTO import_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO import_files
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
+               unnest($7), $8
         ON CONFLICT (file_key) DO UPDATE SET
             tool = excluded.tool, inode = excluded.inode, head_key = excluded.head_key,
             read_to = excluded.read_to, state = excluded.state,
             malformed_lines = excluded.malformed_lines, updated_at = excluded.updated_at
         """,
-        [cursor.file_key, cursor.tool, cursor.inode, cursor.head_key, cursor.read_to,
-         json.dumps(cursor.state, separators=(",", ":")), cursor.malformed_lines,
-         dt.datetime.now(tz=dt.UTC)],
+        [[c.file_key for c in cursors], [c.tool for c in cursors], [c.inode for c in cursors],
+         [c.head_key for c in cursors], [c.read_to for c in cursors],
+         [json.dumps(c.state, separators=(",", ":")) for c in cursors],
+         [c.malformed_lines for c in cursors], now],
     )
 
 

@@ -8,7 +8,7 @@ never doubles them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,8 +78,8 @@ class ImportSummary:
 
 
 def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
-                cursor: offsets.Cursor | None) -> None:
-    """Write one batch (and the cursor that covers it) atomically."""
+                cursors: Sequence[offsets.Cursor]) -> None:
+    """Write one batch and the cursors that cover it atomically."""
     con.execute("BEGIN TRANSACTION")
     try:
         if batch.sessions:
@@ -88,75 +88,110 @@ def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
             drain.write_token_usage(con, list(batch.usages.values()))
         if batch.edits:
             drain.write_edits(con, list(batch.edits.values()))
-        if cursor is not None:
-            offsets.save(con, cursor)
+        offsets.save(con, cursors)
         con.execute("COMMIT")
     except duckdb.Error:
         con.execute("ROLLBACK")
         raise
 
 
-def import_file(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str, path: Path,
-                summary: ImportSummary, progress: Progress | None = None) -> None:
-    """Import the lines of `path` not imported yet (complete lines only)."""
+def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: str,
+                   path: Path) -> Iterator[tuple[ImportBatch, offsets.Cursor, int]]:
+    """(batch, cursor after it, lines read) for the complete lines of `path` not yet imported.
+
+    A long file comes in slices of LINES_PER_TRANSACTION lines, each with its own cursor.
+    """
     stat = path.stat()
     key = offsets.file_key(ctx.keyer, path)
     head = offsets.head_key(ctx.keyer, path)
-    previous = offsets.resume_point(offsets.load(con, key), stat.st_ino, head, stat.st_size)
+    previous = offsets.resume_point(known.get(key), stat.st_ino, head, stat.st_size)
     start = previous.read_to if previous else 0
     state = previous.state if previous else {}
     malformed = previous.malformed_lines if previous else 0
-    summary.files += 1
     if start >= stat.st_size:
         return
     batch = ImportBatch(tool)
     parser = make_parser(tool, ctx, batch, state, lambda at: offsets.read_line_at(path, at))
-    end = start
-    for lines, (at, line) in enumerate(offsets.complete_lines(path, start), start=1):
+    end = sliced_at = start
+    count = 0
+    for count, (at, line) in enumerate(offsets.complete_lines(path, start), start=1):
         if line.strip():
             parser.feed(line, at)
         end = at + len(line)
-        if lines % LINES_PER_TRANSACTION == 0:
-            malformed = _flush(con, batch, summary, key, tool, stat.st_ino, head, end,
-                               parser, malformed)
-            batch = _fresh(batch, parser)
-    if end > start:
-        _flush(con, batch, summary, key, tool, stat.st_ino, head, end, parser, malformed)
-        if progress is not None:
-            progress(end - start)
-        summary.bytes_read += end - start
+        if count % LINES_PER_TRANSACTION == 0:
+            malformed += batch.malformed_lines
+            yield batch, _cursor(key, tool, stat.st_ino, head, end, parser, malformed), count
+            batch = ImportBatch(tool)
+            parser.batch = batch
+            sliced_at = end
+    if end > sliced_at:
+        malformed += batch.malformed_lines
+        yield batch, _cursor(key, tool, stat.st_ino, head, end, parser, malformed), count
 
 
-def _fresh(batch: ImportBatch, parser: Parser) -> ImportBatch:
-    fresh = ImportBatch(batch.tool)
-    parser.batch = fresh
-    return fresh
+def _cursor(key: str, tool: str, inode: int, head: str, end: int, parser: Parser,
+            malformed: int) -> offsets.Cursor:
+    return offsets.Cursor(file_key=key, tool=tool, inode=inode, head_key=head, read_to=end,
+                          state=parser.state(), malformed_lines=malformed)
 
 
-def _flush(con: duckdb.DuckDBPyConnection, batch: ImportBatch, summary: ImportSummary,
-           key: str, tool: str, inode: int, head: str, end: int, parser: Parser,
-           malformed: int) -> int:
-    malformed += batch.malformed_lines
-    if batch.malformed_lines:
-        # Counts only: a malformed line may hold a prompt, so its text is never logged.
-        log.warning("%s transcript: skipped %d malformed line(s)", tool, batch.malformed_lines)
-    cursor = offsets.Cursor(file_key=key, tool=tool, inode=inode, head_key=head, read_to=end,
-                            state=parser.state(), malformed_lines=malformed)
-    store_batch(con, batch, cursor)
-    summary.absorb(batch)
-    return malformed
+class _Group:
+    """Slices of several files waiting for one transaction (a commit costs a WAL flush)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, tool: str) -> None:
+        self.con = con
+        self.tool = tool
+        self.batch = ImportBatch(tool)
+        self.cursors: dict[str, offsets.Cursor] = {}
+        self.lines = 0
+
+    def add(self, batch: ImportBatch, cursor: offsets.Cursor, lines: int) -> None:
+        self.batch.merge(batch)
+        self.cursors[cursor.file_key] = cursor
+        self.lines += lines
+        if self.lines >= LINES_PER_TRANSACTION:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.cursors:
+            return
+        if self.batch.malformed_lines:
+            # Counts only: a malformed line may hold a prompt, so its text is never logged.
+            log.warning("%s transcripts: skipped %d malformed line(s)", self.tool,
+                        self.batch.malformed_lines)
+        store_batch(self.con, self.batch, list(self.cursors.values()))
+        self.batch = ImportBatch(self.tool)
+        self.cursors = {}
+        self.lines = 0
 
 
 def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
                  files: Iterable[Path], progress: Progress | None = None) -> ImportSummary:
+    """Import the new complete lines of every file; returns what this run read."""
     summary = ImportSummary(tool)
+    group = _Group(con, tool)
+    known = offsets.load_all(con, tool)
     for path in files:
+        summary.files += 1
         try:
-            import_file(con, ctx, tool, path, summary, progress)
+            for batch, cursor, lines in read_new_lines(known, ctx, tool, path):
+                summary.absorb(batch)
+                group.add(batch, cursor, lines)
         except OSError as exc:
             # A transcript deleted or rotated mid-run is picked up again next time.
             log.warning("%s transcript unreadable this run: %s", tool, exc.strerror)
+            continue
+        if progress is not None:
+            progress(_size(path))
+    group.flush()
     return summary
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
