@@ -60,6 +60,7 @@ class Agent:
         self._last_sync: float | None = None
         self._owner: DbOwner | None = None
         self._watcher: Any = None
+        self._otlp: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -84,11 +85,13 @@ class Agent:
                 on_repos_changed=self._repos_registered,
                 extra_status=self._extra_status,
             )
-            control = ControlServer(lambda request: handle(ctx, request)).start()
             observer = self._watch_spool()
             self._start_repo_watcher()
+            self._start_otlp_receiver()
             scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
             scheduler.start()
+            # Last: once the socket answers, every part of the agent is up.
+            control = ControlServer(lambda request: handle(ctx, request)).start()
             log.info("agent running (pid %d)", os.getpid())
             while not self._stop.wait(0.5):
                 pass
@@ -98,6 +101,8 @@ class Agent:
             self._wake.set()
             if scheduler is not None:
                 scheduler.join(timeout=60)
+            if self._otlp is not None:
+                self._otlp.stop()
             if self._watcher is not None:
                 self._watcher.stop()
             if observer is not None:
@@ -184,6 +189,7 @@ class Agent:
             "last_sync": self._last_sync,
             "spool_pending": len(self.spool.pending()),
             "watcher": self._watcher is not None,
+            "otlp_port": self._otlp.port if self._otlp is not None else None,
         }
 
     # -- watchers --------------------------------------------------------------------------
@@ -212,6 +218,22 @@ class Agent:
             return
         self._watcher = RepoWatcher(self.registry.list(), self._on_files, self._on_git)
         self._watcher.start()
+
+    def _start_otlp_receiver(self) -> None:
+        """Serve OTLP on loopback when enabled; a busy port costs the receiver, not the agent."""
+        if not self.cfg.otlp.enabled:
+            return
+        from worktally.client.otlp_receiver import Limits, OtlpReceiver
+
+        limits = Limits(max_body_bytes=self.cfg.otlp.max_body_bytes,
+                        max_decompressed_bytes=self.cfg.otlp.max_decompressed_bytes)
+        receiver = OtlpReceiver(self.cfg.otlp.port, self.spool, self.keyer, self.registry, limits)
+        try:
+            receiver.start()
+        except WorktallyError as exc:
+            log.warning("OTLP receiver not started: %s", exc)
+            return
+        self._otlp = receiver
 
     def _repos_registered(self) -> None:
         """A repo was added or removed by request: watch it and attribute its history soon."""

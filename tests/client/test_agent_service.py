@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from worktally.client import config
 from worktally.client.agent.control import ask
 from worktally.client.agent.lock import AgentLock, holder_pid, is_held
 from worktally.client.events import EditEvent, RepoRegistration
@@ -28,6 +30,8 @@ CLI = [sys.executable, "-c", "from worktally.client.cli import main; main()"]
 def home(tmp_path, monkeypatch) -> Path:
     target = tmp_path / "home"
     monkeypatch.setenv("WORKTALLY_HOME", str(target))
+    # Port 0: parallel agents (other tests, a developer's own) never fight over 4319.
+    config.set_value("otlp.port", 0)
     return target
 
 
@@ -114,6 +118,34 @@ def test_cli_goes_through_the_running_agent(agent, tmp_path):
     assert holder_pid() == agent.pid
     assert cli_json("commits") == []
     assert cli_json("me")["edit_lines"]["ai"] == 1
+
+
+def test_agent_serves_otlp_on_loopback(agent):
+    port = ask({"cmd": "status"})["otlp_port"]
+    assert isinstance(port, int) and port > 0
+    body = b'{"resourceMetrics": []}'
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%s" % (port, len(body), body))
+        reply = sock.makefile("rb").readline()
+    assert reply.startswith(b"HTTP/1.") and b" 200 " in reply
+
+
+def test_watcher_feeds_external_edits(agent, tmp_path):
+    repo = tmp_path / "watched"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=30)
+    (repo / "tool.py").write_text("def first_function(argument):\n    return argument\n")
+    cli_json("repos", "add", str(repo))
+    cli_json("sync")  # the first scan takes the file's current state as its baseline
+    assert ask({"cmd": "status"})["watcher"] is True
+    with (repo / "tool.py").open("a") as f:
+        f.write("def written_by_a_script(value):\n    return value * 2\n")
+    answer = wait_for(
+        lambda: (a := ask({"cmd": "status"})) and a["external"] > 0 and a,
+        20, "the watcher to report the external edit",
+    )
+    assert answer["external"] == 2
 
 
 def test_a_second_agent_refuses_to_start(agent):
