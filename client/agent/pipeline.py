@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from worktally.client import attribution, external, importers, paths, survival
+from worktally.client import attribution, browser_match, external, importers, paths, survival
 from worktally.client.config import Config
 from worktally.client.errors import GitError, WorktallyError
 from worktally.client.line_keys import LineKeyer
@@ -38,6 +38,7 @@ def register_from_spool(registry: RepoRegistry, path: str) -> None:
 def drain_spool(
     con: duckdb.DuckDBPyConnection, registry: RepoRegistry, spool: Spool | None = None
 ) -> DrainResult:
+    browser_match.install()  # the browser host's chat_snippet records must be readable
     return drain(con, spool or Spool(), on_registration=lambda p: register_from_spool(registry, p))
 
 
@@ -64,6 +65,8 @@ def run_sync(
 ) -> dict[str, Any]:
     """Process everything pending; returns counts (the keys of `worktally sync --json`)."""
     drained = drain_spool(con, registry, spool)
+    # Before attribution: pastes of code copied from a browser chat become AI lines.
+    browser_pastes = browser_match.match_pastes(con)
     paused = is_paused()
     counts: dict[str, Any] = {
         "batches": drained.batches,
@@ -71,6 +74,7 @@ def run_sync(
         "skipped_batches": drained.skipped_batches,
         "quarantined": drained.quarantined,
         "registrations": len(drained.registrations),
+        "browser_pastes": browser_pastes,
         "repos": 0,
         "external_edits": 0,
         "commits": 0,

@@ -228,6 +228,21 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        7,
+        """
+        -- Line keys of code copied from an AI chat in the browser (never the text, URL or
+        -- title): one row per keyed line, so a later bulk paste of that line can be linked.
+        CREATE TABLE chat_snippets (
+            event_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            family VARCHAR NOT NULL,
+            line_key BIGINT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX chat_snippets_key ON chat_snippets (line_key);
+        """,
+    ),
 ]
 
 
