@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from worktally.client import paths
 from worktally.client.agent.lock import AgentLock
 from worktally.client.cli import cli
 from worktally.client.events import EditEvent, RepoRegistration
+from worktally.client.line_keys import default_keyer
 from worktally.client.spool import Spool
 from worktally.client.store import db
 
@@ -38,7 +40,7 @@ def run_json(*args: str):
     return json.loads(run(*args, "--json").stdout)
 
 
-def git_repo(path: Path) -> Path:
+def plain_repo(path: Path) -> Path:
     path.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(path)], check=True, timeout=30)
     return path
@@ -97,7 +99,7 @@ def test_pause_and_resume_toggle_the_flag(home):
 
 
 def test_repos_add_list_remove(home, tmp_path):
-    repo = git_repo(tmp_path / "work" / "proj")
+    repo = plain_repo(tmp_path / "work" / "proj")
     (repo / "sub").mkdir()
     added = run_json("repos", "add", str(repo / "sub"))
     assert added["path"] == str(repo.resolve())
@@ -120,7 +122,7 @@ def test_repos_add_refuses_a_folder_outside_git(home, tmp_path):
 
 
 def test_sync_drains_edits_and_registrations(home, tmp_path):
-    repo = git_repo(tmp_path / "reg")
+    repo = plain_repo(tmp_path / "reg")
     Spool().write([
         EditEvent(source="ai", keys=(11, 12), file_id="f", line_count=2, tool="copilot",
                   kind="completion"),
@@ -140,8 +142,8 @@ def test_sync_drains_edits_and_registrations(home, tmp_path):
 
 
 def test_commits_json_shape_and_repo_filter(home, tmp_path):
-    one = git_repo(tmp_path / "one")
-    two = git_repo(tmp_path / "two")
+    one = plain_repo(tmp_path / "one")
+    two = plain_repo(tmp_path / "two")
     id_one = run_json("repos", "add", str(one))["repo_id"]
     id_two = run_json("repos", "add", str(two))["repo_id"]
     now = dt.datetime.now(dt.UTC)
@@ -163,7 +165,7 @@ def test_commits_json_shape_and_repo_filter(home, tmp_path):
 
 
 def test_me_breaks_down_the_week(home, tmp_path):
-    repo = git_repo(tmp_path / "mine")
+    repo = plain_repo(tmp_path / "mine")
     repo_id = run_json("repos", "add", str(repo))["repo_id"]
     now = dt.datetime.now().astimezone()
     Spool().write([EditEvent(source="bulk", keys=(1, 2, 3), file_id="f", line_count=3)])
@@ -203,7 +205,7 @@ def test_forget_asks_first_and_deletes(home, tmp_path):
 
 
 def test_forgotten_commits_are_not_attributed_again(home, tmp_path):
-    repo = git_repo(tmp_path / "f")
+    repo = plain_repo(tmp_path / "f")
     repo_id = run_json("repos", "add", str(repo))["repo_id"]
     insert_commit("d" * 40, repo_id, dt.datetime.now(dt.UTC), {"copilot": 1}, 0)
     run_json("forget", "--all", "--yes")
@@ -213,3 +215,25 @@ def test_forgotten_commits_are_not_attributed_again(home, tmp_path):
         skipped = con.execute("SELECT sha FROM skipped_commits").fetchall()
         con.close()
     assert skipped == [("d" * 40,)]
+
+
+def test_commits_from_real_attribution(home, git_repo):
+    repo = git_repo("attributed")
+    repo.commit("base", {"README.md": "# project\n"})
+    run_json("repos", "add", str(repo.root))
+    keyer = default_keyer()
+    ai_lines = ["def ai_written_function(value):", "    return compute_result(value) * 2"]
+    Spool().write([EditEvent(
+        source="ai", keys=tuple(keyer.keys(ai_lines)), file_id=keyer.label("mod.py"),
+        repo_id=keyer.label(str(repo.root.resolve())), line_count=2, tool="copilot",
+        kind="completion", ts=time.time() - 60,
+    )])
+    sha = repo.commit("add mod", {"mod.py": "\n".join([*ai_lines, "HUMAN_CONSTANT = 41"]) + "\n"})
+    synced = run_json("sync")
+    assert synced["commits"] >= 1
+    rows = {r["sha"]: r for r in run_json("commits")}
+    row = rows[sha]
+    assert row["repo"] == str(repo.root.resolve())
+    assert (row["ai_lines"], row["human_lines"]) == (2, 1)
+    assert row["ai_by_tool"] == {"copilot": 2}
+    assert row["is_merge"] is False
