@@ -14,7 +14,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from worktally.client.line_keys import LineKeyer
-from worktally.lsp.positions import count_breaks
+from worktally.lsp.positions import UTF16, count_breaks
 from worktally.lsp.signals import SignalMatcher
 from worktally.lsp.tracker import DocumentTracker
 
@@ -70,7 +70,8 @@ class OpenDocument:
 
     @classmethod
     def open(
-        cls, uri: str, identity: DocumentIdentity, text: TextDocument, signal_window_s: float
+        cls, uri: str, identity: DocumentIdentity, text: TextDocument, signal_window_s: float,
+        encoding: str = UTF16,
     ) -> OpenDocument:
-        tracker = DocumentTracker(count_breaks(text.source) + 1)
+        tracker = DocumentTracker(count_breaks(text.source) + 1, encoding)
         return cls(uri, identity, text, tracker, SignalMatcher(signal_window_s))

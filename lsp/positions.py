@@ -1,7 +1,8 @@
-"""LSP position arithmetic: lines split the way LSP splits them, columns in UTF-16 code units.
+"""LSP position arithmetic: lines split the way LSP splits them, columns in the negotiated unit.
 
-Python strings index by code point, LSP by UTF-16 unit, so an emoji is one Python character
-but two LSP columns; every column this package computes goes through these helpers.
+Python strings index by code point, LSP by UTF-16 unit unless the client negotiated UTF-8
+or UTF-32, so an emoji is one Python character but two (or four) LSP columns; every column
+this package computes goes through these helpers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 
 # LSP knows only these three line breaks; str.splitlines() would also split on \x0c, \u2028...
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+# LSP position encodings (PositionEncodingKind values); UTF-16 unless negotiated otherwise.
+UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 
 
 @dataclass(frozen=True, order=True)
@@ -59,6 +63,15 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def column_len(text: str, encoding: str = UTF16) -> int:
+    """Length of `text` in the columns of the negotiated position encoding."""
+    if encoding == UTF16:
+        return utf16_len(text)
+    if encoding == UTF8:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return len(text)
+
+
 def utf16_to_index(line: str, units: int) -> int:
     """The code-point index of UTF-16 column `units` in `line`, clamped to the line's end.
 
@@ -82,15 +95,15 @@ def index_to_utf16(line: str, index: int) -> int:
     return utf16_len(line[: max(index, 0)])
 
 
-def end_after_insert(start: Pos, text: str) -> Pos:
+def end_after_insert(start: Pos, text: str, encoding: str = UTF16) -> Pos:
     """Where inserted `text` ends when it is put at `start` (the range an aiEdit would name)."""
     segments = split_lines(text)
     if len(segments) == 1:
-        return Pos(start.line, start.character + utf16_len(text))
-    return Pos(start.line + len(segments) - 1, utf16_len(segments[-1]))
+        return Pos(start.line, start.character + column_len(text, encoding))
+    return Pos(start.line + len(segments) - 1, column_len(segments[-1], encoding))
 
 
-def content_lines(start: Pos, end: Pos, first_line_utf16_len: int) -> LineSpan:
+def content_lines(start: Pos, end: Pos, first_line_len: int) -> LineSpan:
     """The lines that hold text of the span start..end of a document.
 
     A span that begins at the very end of its first line (an insert starting with a break)
@@ -98,7 +111,7 @@ def content_lines(start: Pos, end: Pos, first_line_utf16_len: int) -> LineSpan:
     of that line; both are left out.
     """
     first, last = start.line, end.line
-    if end.line > start.line and start.character >= first_line_utf16_len:
+    if end.line > start.line and start.character >= first_line_len:
         first += 1
     if end.line > start.line and end.character == 0:
         last -= 1

@@ -27,7 +27,7 @@ from worktally.client.line_keys import LineKeyer, load_or_create_secret
 from worktally.lsp.documents import OpenDocument, find_work_tree_root, identify, path_of_uri
 from worktally.lsp.flusher import Flusher
 from worktally.lsp.options import ServerOptions, parse_options
-from worktally.lsp.positions import LineSpan, Pos, content_lines, split_lines, utf16_len
+from worktally.lsp.positions import UTF16, LineSpan, Pos, column_len, content_lines, split_lines
 from worktally.lsp.signals import InvalidSignalError, Signal, parse_ai_edit, parse_paste
 from worktally.lsp.spool_writer import SpoolWriter
 from worktally.lsp.status import ask_agent, status_reply
@@ -59,6 +59,7 @@ class WorktallyServer(LanguageServer):
         self.writer: SpoolWriter | None = None
         self.flusher: Flusher | None = None
         self.registered_roots: set[str] = set()
+        self.encoding = UTF16
         self._flush_task: asyncio.Task[None] | None = None
 
     def warn(self, message: str) -> None:
@@ -78,6 +79,8 @@ class WorktallyServer(LanguageServer):
             self.warn(f"capture is off, the worktally home is not usable: {exc}")
             return
         self.flusher = Flusher(self.writer, paths.paused_flag(), options.settle_ms / 1000)
+        log.info("capture on: typed <= %d chars, settle %d ms, flush every %d ms",
+                 options.typed_max_chars, options.settle_ms, options.flush_interval_ms)
         self._flush_task = asyncio.ensure_future(self._flush_periodically())
         self._flush_task.add_done_callback(_report_crash)
         try:
@@ -100,6 +103,7 @@ class WorktallyServer(LanguageServer):
             return
         self.registered_roots.add(root)
         self.writer.submit([RepoRegistration(path=root)])
+        log.info("asked the agent to watch work tree #%d", len(self.registered_roots))
 
     def register_folder(self, uri: str) -> None:
         path = path_of_uri(uri)
@@ -113,7 +117,8 @@ class WorktallyServer(LanguageServer):
             return None
         identity = identify(path, language, self.keyer)
         text = self.workspace.get_text_document(uri)
-        doc = OpenDocument.open(uri, identity, text, self.options.signal_window_ms / 1000)
+        doc = OpenDocument.open(uri, identity, text, self.options.signal_window_ms / 1000,
+                                self.encoding)
         self.documents[unquote(uri)] = doc
         self.register_root(identity.root)
         return doc
@@ -146,8 +151,11 @@ class WorktallyServer(LanguageServer):
         """Flush everything and wait for the writer; safe to call more than once."""
         self.stop_flush_task()
         self.flush(everything=True)
-        if self.writer is not None and not self.writer.close(WRITER_WAIT_S):
-            log.error("the spool writer did not finish within %.0f s", WRITER_WAIT_S)
+        if self.writer is not None:
+            if not self.writer.close(WRITER_WAIT_S):
+                log.error("the spool writer did not finish within %.0f s", WRITER_WAIT_S)
+            log.info("capture stopped; lines spooled today by source: %s",
+                     self.writer.counts.today())
         self.writer = None
         self.flusher = None
 
@@ -174,6 +182,8 @@ def initialize(ls: WorktallyServer, params: types.InitializeParams) -> None:
     options, warnings = parse_options(params.initialization_options, defaults)
     for warning in warnings:
         ls.warn(warning)
+    # pygls picks the client's preferred encoding (Neovim 0.10+ prefers UTF-8).
+    ls.encoding = str(ls.workspace.position_encoding or UTF16)
     ls.start_capture(options)
     if options.register_workspace_folders:
         for folder in params.workspace_folders or []:
@@ -242,7 +252,10 @@ def _content(doc: OpenDocument, signal: Signal) -> LineSpan:
     """The lines holding the signalled text, judged on the document after the edit."""
     lines = split_lines(doc.text.source)
     line = signal.start.line
-    first_len = utf16_len(lines[line]) if line < len(lines) else signal.start.character + 1
+    if line < len(lines):
+        first_len = column_len(lines[line], doc.tracker.encoding)
+    else:
+        first_len = signal.start.character + 1  # not there yet: never skip it
     return content_lines(signal.start, signal.end, first_len)
 
 

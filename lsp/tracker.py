@@ -10,7 +10,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from worktally.lsp.positions import LineSpan, Pos, count_breaks, end_after_insert, split_lines
+from worktally.lsp.positions import (
+    UTF16,
+    LineSpan,
+    Pos,
+    count_breaks,
+    end_after_insert,
+    split_lines,
+)
 
 # ai > bulk > typed when one line receives text from several sources.
 PRECEDENCE = {"typed": 1, "bulk": 2, "ai": 3}
@@ -132,9 +139,11 @@ def _touch(base: LineState, inserted: Attribution | None, now: float) -> LineSta
 class DocumentTracker:
     """The dirty state of every line of one open document."""
 
-    def __init__(self, line_count: int) -> None:
+    def __init__(self, line_count: int, encoding: str = UTF16) -> None:
         self.lines: list[LineState] = [None] * max(line_count, 1)
         self.has_dirty = False
+        # The negotiated position encoding: the unit of every column this tracker sees.
+        self.encoding = encoding
 
     def reset(self, text: str) -> None:
         """Forget everything (a full-text sync gives no positions to attribute)."""
@@ -165,7 +174,8 @@ class DocumentTracker:
         begin = Pos(first, start.character if first == start.line else 0)
         hit = [offset for offset, mark in enumerate(landed) if mark is not None]
         content = LineSpan(first + hit[0], first + hit[-1]) if hit else LineSpan(first, first - 1)
-        return AppliedChange(begin, end_after_insert(begin, text), attribution, content)
+        end_after = end_after_insert(begin, text, self.encoding)
+        return AppliedChange(begin, end_after, attribution, content)
 
     def apply_mark(self, span: LineSpan, attribution: Attribution, now: float) -> int:
         """Give the lines of `span` an explicit attribution (an aiEdit or paste signal)."""

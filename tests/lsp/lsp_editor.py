@@ -26,6 +26,14 @@ def utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+# Column width per LSP position encoding, computed independently of the code under test.
+WIDTHS: dict[str, Callable[[str], int]] = {
+    "utf-16": utf16,
+    "utf-8": lambda text: len(text.encode("utf-8")),
+    "utf-32": len,
+}
+
+
 def position(line: int, character: int) -> types.Position:
     return types.Position(line=line, character=character)
 
@@ -35,18 +43,24 @@ def lsp_range(start: tuple[int, int], end: tuple[int, int]) -> dict[str, Any]:
             "end": {"line": end[0], "character": end[1]}}
 
 
-def end_of_insert(line: int, character: int, text: str) -> tuple[int, int]:
+def end_of_insert(
+    line: int, character: int, text: str, width: Callable[[str], int] = utf16
+) -> tuple[int, int]:
     parts = text.split("\n")
     if len(parts) == 1:
-        return line, character + utf16(text)
-    return line + len(parts) - 1, utf16(parts[-1])
+        return line, character + width(text)
+    return line + len(parts) - 1, width(parts[-1])
 
 
 class Editor:
     """A scripted editor: one LanguageClient talking to one server subprocess."""
 
-    def __init__(self, client: LanguageClient) -> None:
+    def __init__(self, client: LanguageClient, encoding: str = "utf-16") -> None:
         self.client = client
+        # The position encoding this editor offers; columns it sends are in this unit.
+        self.encoding = encoding
+        self.width = WIDTHS[encoding]
+        self.negotiated: str | None = None
         self.log_messages: list[str] = []
         self.versions: dict[str, int] = {}
         self.stderr = b""
@@ -61,12 +75,14 @@ class Editor:
 
         await self.client.start_io(*SERVER_CMD, *args)
         folders = ([types.WorkspaceFolder(uri=root.as_uri(), name="ws")] if root else None)
-        await self.client.initialize_async(types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
+        result = await self.client.initialize_async(types.InitializeParams(
+            capabilities=types.ClientCapabilities(general=types.GeneralClientCapabilities(
+                position_encodings=[self.encoding])),
             root_uri=root.as_uri() if root else None,
             workspace_folders=folders,
             initialization_options=options,
         ))
+        self.negotiated = result.capabilities.position_encoding
         self.client.initialized(types.InitializedParams())
 
     def open(self, path: Path, text: str = "", language: str = "python") -> str:
@@ -89,7 +105,7 @@ class Editor:
     def insert(self, uri: str, at: tuple[int, int], text: str) -> tuple[int, int]:
         """One didChange inserting `text`; returns where the inserted text ends."""
         self.replace(uri, at, at, text)
-        return end_of_insert(at[0], at[1], text)
+        return end_of_insert(at[0], at[1], text, self.width)
 
     def type(self, uri: str, at: tuple[int, int], text: str) -> tuple[int, int]:
         """Key by key: one didChange per character, as an editor sends them."""
@@ -129,11 +145,12 @@ def run_editor(
     script: Callable[[Editor], Awaitable[T]],
     options: dict[str, Any] | None = None,
     args: tuple[str, ...] = (),
+    encoding: str = "utf-16",
 ) -> T:
     """Start a server, run `script` against it, always shut it down; bounded in time."""
 
     async def session() -> T:
-        editor = Editor(LanguageClient("worktally-tests", "1"))
+        editor = Editor(LanguageClient("worktally-tests", "1"), encoding)
         await editor.start(root, options, args)
         try:
             return await script(editor)

@@ -10,6 +10,7 @@ from pygls.workspace import TextDocument
 from worktally.lsp.positions import (
     LineSpan,
     Pos,
+    column_len,
     content_lines,
     count_breaks,
     end_after_insert,
@@ -36,6 +37,14 @@ def test_emoji_and_cjk_widths() -> None:
     # Column 2 falls inside the emoji's surrogate pair and rounds up past it.
     assert [utf16_to_index(line, u) for u in range(5)] == [0, 1, 2, 2, 3]
     assert [index_to_utf16(line, i) for i in range(4)] == [0, 1, 3, 4]
+
+
+def test_column_len_per_negotiated_encoding() -> None:
+    text = "a中😀"
+    assert column_len(text, "utf-16") == 4
+    assert column_len(text, "utf-8") == 1 + 3 + 4
+    assert column_len(text, "utf-32") == 3
+    assert end_after_insert(Pos(2, 5), "x\n😀😀", "utf-8") == Pos(3, 8)
 
 
 @given(lines)

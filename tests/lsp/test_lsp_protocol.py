@@ -8,7 +8,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lsp_editor import Editor, lsp_range, run_editor, spooled_edits, spooled_registrations, utf16
+import pytest
+from lsp_editor import (
+    WIDTHS,
+    Editor,
+    lsp_range,
+    run_editor,
+    spooled_edits,
+    spooled_registrations,
+)
 from lsprotocol import types
 
 from worktally.client import paths
@@ -149,30 +157,36 @@ def test_work_tree_roots_are_registered_once(git_repo, tmp_path: Path) -> None:
     assert registered == Counter({str(first.root.resolve()): 1, str(second.root.resolve()): 1})
 
 
-def test_utf16_columns_with_emoji_and_cjk(git_repo, keyer: LineKeyer) -> None:
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
+def test_columns_with_emoji_and_cjk_in_every_encoding(
+    git_repo, keyer: LineKeyer, encoding: str
+) -> None:
+    """UTF-16 by default; Neovim 0.10+ negotiates UTF-8 first, and pygls honours it."""
     repo = git_repo("svc")
-    emoji_line = "s = '" + "😀" * 30 + "'"  # 36 code points, 66 UTF-16 units
+    emoji_line = "s = '" + "😀" * 30 + "'"  # 36 code points, 66 UTF-16 units, 126 bytes
     cjk_line = "label = '中文'"
     path = repo.write("emoji.py", "")
     ai_text = "  # ai_note\nai_second_line = compute(2)"
     completion = "😀!"  # two code points, three UTF-16 units: only an exact range finds it
+    width = WIDTHS[encoding]
 
     async def script(editor: Editor) -> None:
+        assert editor.negotiated == encoding
         uri = editor.open(path, f"{emoji_line}\n{cjk_line}\n")
         # An AI insert at the end of the emoji line: that line now holds AI text.
-        start = (0, utf16(emoji_line))
+        start = (0, width(emoji_line))
         end = editor.insert(uri, start, ai_text)
         editor.notify("worktally/aiEdit", {"uri": uri, "range": lsp_range(start, end),
                                            "tool": "copilot", "kind": "completion"})
         # A two-character completion inside the CJK line (now line 2).
-        at = (2, utf16("label = '中文"))
+        at = (2, width("label = '中文"))
         done = editor.insert(uri, at, completion)
         editor.notify("worktally/aiEdit", {"uri": uri, "range": lsp_range(at, done),
                                            "tool": "copilot", "kind": "completion"})
         # Typing after an emoji, key by key, with UTF-16 columns.
         editor.type(uri, (3, 0), "x = '😀'")
 
-    run_editor(repo.root, script)
+    run_editor(repo.root, script, encoding=encoding)
     edits = spooled_edits()
     ai = Counter(k for e in edits if e.source == "ai" for k in e.keys)
     typed = Counter(k for e in edits if e.source == "typed" for k in e.keys)
