@@ -91,7 +91,7 @@ class Agent:
             scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
             scheduler.start()
             # Last: once the socket answers, every part of the agent is up.
-            control = ControlServer(lambda request: handle(ctx, request)).start()
+            control = ControlServer(lambda request: self._handle(ctx, request)).start()
             log.info("agent running (pid %d)", os.getpid())
             while not self._stop.wait(0.5):
                 pass
@@ -116,6 +116,12 @@ class Agent:
                 con.close()
             self.lock.release()
             log.info("agent stopped")
+
+    def _handle(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        result = handle(ctx, request)
+        if request.get("cmd") == "sync":
+            self._last_sync = time.time()
+        return result
 
     def stop(self) -> None:
         self._stop.set()

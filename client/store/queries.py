@@ -22,6 +22,8 @@ MeSection = Callable[[Connection, dt.datetime, dt.datetime], Any]
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 # Tables `forget` clears, with the column that dates a row. Later migrations register theirs.
+# Kept on purpose: report_ledger/report_uploads (forgetting spent privacy budget would let it
+# be spent again), import_files and watch_state (progress markers, so nothing is re-imported).
 FORGET_TABLES: dict[str, str] = {
     "edit_lines": "ts",
     "edits": "ts",
@@ -31,6 +33,8 @@ FORGET_TABLES: dict[str, str] = {
     "file_snapshots": "updated_at",
     "token_usage": "ts",
     "ai_sessions": "ended_at",
+    "otlp_counts": "window_end",
+    "chat_snippets": "ts",
 }
 
 # Extra sections of `worktally me` (tokens, sessions...) added by other modules.

@@ -197,8 +197,15 @@ def test_forget_asks_first_and_deletes(home, tmp_path):
     before = run_json("forget", "--before", "2021-01-01", "--yes")
     assert before["deleted"]["edits"] == 1 and before["deleted"]["edit_lines"] == 1
     assert run_json("status")["edits_total"] == 1
+    with AgentLock():
+        con = db.connect()
+        con.execute("INSERT INTO otlp_counts VALUES ('c1', 'claude-code', 's1', 'commits', 2, "
+                    "now(), now(), false)")
+        con.close()
     everything = run_json("forget", "--all", "--yes")
     assert everything["deleted"]["edits"] == 1
+    assert everything["deleted"]["otlp_counts"] == 1
+    assert "report_ledger" not in everything["deleted"]
     assert run_json("status")["edits_total"] == 0
     usage = run("forget", "--yes", ok=False)
     assert usage.exit_code == 2
