@@ -169,7 +169,9 @@ class Agent:
         assert self._owner is not None
         try:
             self._owner.submit(fn)
-        except (WorktallyError, OSError, duckdb.Error) as exc:
+        except Exception as exc:
+            # A failing step (a bug in one importer, a full disk) must not end the scheduler:
+            # the next round retries. The traceback may name files, so it stays at DEBUG.
             log.error("%s failed: %s", name, type(exc).__name__)
             log.debug("%s failure", name, exc_info=True)
 
