@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,14 @@ def file_key(keyer: LineKeyer, path: Path) -> str:
     return keyer.label(f"transcript:{path.absolute()}")
 
 
-def head_key(keyer: LineKeyer, path: Path) -> str:
+def head_key(keyer: LineKeyer, path: Path, read_to: int) -> str:
+    """A keyed fingerprint of the file's first bytes, only of those already read.
+
+    Bounded by `read_to` so that a file still growing past its first line keeps the
+    fingerprint it had when it was read.
+    """
     with path.open("rb") as fh:
-        head = fh.read(HEAD_BYTES)
+        head = fh.read(min(HEAD_BYTES, read_to))
     return keyer.label("head:" + head.decode("utf-8", "replace"))
 
 
@@ -83,11 +89,14 @@ def save(con: duckdb.DuckDBPyConnection, cursors: Sequence[Cursor]) -> None:
     )
 
 
-def resume_point(previous: Cursor | None, inode: int, head: str, size: int) -> Cursor | None:
+def resume_point(previous: Cursor | None, keyer: LineKeyer, path: Path,
+                 stat: os.stat_result) -> Cursor | None:
     """The cursor to continue from, or None when the file must be read from the start."""
     if previous is None:
         return None
-    if previous.inode != inode or previous.head_key != head or size < previous.read_to:
+    if previous.inode != stat.st_ino or stat.st_size < previous.read_to:
+        return None
+    if head_key(keyer, path, previous.read_to) != previous.head_key:
         return None
     return previous
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from worktally.client.events import AISession, EditEvent, TokenUsage
+from worktally.client.events import TokenUsage
 from worktally.client.importers import offsets
 from worktally.client.importers.batch import ImportBatch, better_usage
 from worktally.client.importers.claude_code import ClaudeCodeParser
@@ -54,7 +54,6 @@ class ImportSummary:
 
     tool: str
     files: int = 0
-    bytes_read: int = 0
     usages: dict[str, TokenUsage] = field(default_factory=dict)
     sessions: set[str] = field(default_factory=set)
     edit_ids: set[str] = field(default_factory=set)
@@ -103,8 +102,7 @@ def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: s
     """
     stat = path.stat()
     key = offsets.file_key(ctx.keyer, path)
-    head = offsets.head_key(ctx.keyer, path)
-    previous = offsets.resume_point(known.get(key), stat.st_ino, head, stat.st_size)
+    previous = offsets.resume_point(known.get(key), ctx.keyer, path, stat)
     start = previous.read_to if previous else 0
     state = previous.state if previous else {}
     malformed = previous.malformed_lines if previous else 0
@@ -120,17 +118,18 @@ def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: s
         end = at + len(line)
         if count % LINES_PER_TRANSACTION == 0:
             malformed += batch.malformed_lines
-            yield batch, _cursor(key, tool, stat.st_ino, head, end, parser, malformed), count
+            yield batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed), count
             batch = ImportBatch(tool)
             parser.batch = batch
             sliced_at = end
     if end > sliced_at:
         malformed += batch.malformed_lines
-        yield batch, _cursor(key, tool, stat.st_ino, head, end, parser, malformed), count
+        yield batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed), count
 
 
-def _cursor(key: str, tool: str, inode: int, head: str, end: int, parser: Parser,
-            malformed: int) -> offsets.Cursor:
+def _cursor(ctx: ImportContext, path: Path, key: str, tool: str, inode: int, end: int,
+            parser: Parser, malformed: int) -> offsets.Cursor:
+    head = offsets.head_key(ctx.keyer, path, end)
     return offsets.Cursor(file_key=key, tool=tool, inode=inode, head_key=head, read_to=end,
                           state=parser.state(), malformed_lines=malformed)
 
@@ -198,8 +197,7 @@ def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
                 progress: Progress | None = None) -> tuple[ImportSummary, list[Any]]:
     """Read files from the start without the DB (for the spool); returns merged records."""
     summary = ImportSummary(tool)
-    sessions: dict[str, AISession] = {}
-    edits: dict[str, EditEvent] = {}
+    merged = ImportBatch(tool)
     for path in files:
         batch = ImportBatch(tool)
         parser = make_parser(tool, ctx, batch, {}, lambda at, p=path: offsets.read_line_at(p, at))
@@ -213,14 +211,10 @@ def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
             log.warning("%s transcript unreadable: %s", tool, exc.strerror)
             continue
         summary.files += 1
-        summary.bytes_read += size
         if progress is not None:
             progress(size)
         summary.absorb(batch)
-        for s in batch.sessions.values():
-            merged = ImportBatch(tool, sessions=sessions)
-            merged.touch_session(s.session_id, s.started_at, s.repo_id, s.has_cwd)
-            merged.touch_session(s.session_id, s.ended_at, s.repo_id, s.has_cwd)
-        edits.update(batch.edits)
-    records: list[Any] = [*sessions.values(), *summary.usages.values(), *edits.values()]
+        merged.merge(batch)
+    records: list[Any] = [*merged.sessions.values(), *merged.usages.values(),
+                          *merged.edits.values()]
     return summary, records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -77,6 +78,30 @@ def test_importing_again_changes_nothing(tool: str, tmp_path: Path) -> None:
     again = run_import(con, tool, folder)
     assert snapshot(con) == before
     assert first.usages and not again.usages and not again.sessions and not again.edit_ids
+
+
+def _usage_line(message_id: str) -> str:
+    return json.dumps({
+        "type": "assistant", "sessionId": "short", "timestamp": "2025-09-03T10:00:00.000Z",
+        "requestId": f"req_{message_id}",
+        "message": {"id": message_id, "model": "m", "usage": {"input_tokens": 1,
+                                                               "output_tokens": 2}},
+    }, separators=(",", ":")) + "\n"
+
+
+def test_a_file_shorter_than_its_fingerprint_still_resumes(tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    target = folder / "short.jsonl"
+    first = _usage_line("m1")
+    assert len(first) < offsets.HEAD_BYTES  # the case where the head grows with the file
+    target.write_text(first)
+    con = open_db(tmp_path)
+    assert set(run_import(con, "claude-code", folder).usages) == {"cc:m1:req_m1"}
+    with target.open("a") as fh:
+        fh.write(_usage_line("m2") * 3)
+    # Resumed after the first line: only the new request is read this time.
+    assert set(run_import(con, "claude-code", folder).usages) == {"cc:m2:req_m2"}
 
 
 def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
