@@ -51,10 +51,13 @@ def pending_edits(doc: OpenDocument, runs: list[SettledRun]) -> list[PendingEdit
 class Flusher:
     """Collects settled runs from documents and hands them to the writer in one batch."""
 
-    def __init__(self, writer: SpoolWriter, paused_flag: Path, settle_s: float) -> None:
+    def __init__(
+        self, writer: SpoolWriter, paused_flag: Path, settle_s: float, bulk_settle_s: float = 0.0
+    ) -> None:
         self.writer = writer
         self.paused_flag = paused_flag
         self.settle_s = settle_s
+        self.bulk_settle_s = bulk_settle_s
 
     def paused(self) -> bool:
         return self.paused_flag.exists()
@@ -71,7 +74,7 @@ class Flusher:
             return 0
         edits: list[PendingEdit] = []
         for doc in docs:
-            runs = doc.tracker.take_settled(now, self.settle_s, everything)
+            runs = doc.tracker.take_settled(now, self.settle_s, everything, self.bulk_settle_s)
             edits.extend(pending_edits(doc, runs))
         self.writer.submit(edits)
         return len(edits)

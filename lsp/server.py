@@ -78,7 +78,9 @@ class WorktallyServer(LanguageServer):
             self.keyer = self.writer = None
             self.warn(f"capture is off, the worktally home is not usable: {exc}")
             return
-        self.flusher = Flusher(self.writer, paths.paused_flag(), options.settle_ms / 1000)
+        # Unsignalled inserts wait out the signal window, so a late aiEdit still claims them.
+        self.flusher = Flusher(self.writer, paths.paused_flag(), options.settle_ms / 1000,
+                               options.signal_window_ms / 1000)
         log.info("capture on: typed <= %d chars, settle %d ms, flush every %d ms",
                  options.typed_max_chars, options.settle_ms, options.flush_interval_ms)
         self._flush_task = asyncio.ensure_future(self._flush_periodically())

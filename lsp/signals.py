@@ -18,6 +18,8 @@ from worktally.lsp.tracker import AppliedChange, Attribution
 MAX_NAME_CHARS = 100
 MAX_URI_CHARS = 8192
 RECENT_CHANGES = 16
+# A client that floods signals cannot grow memory without bound.
+MAX_PENDING = 64
 
 
 class InvalidSignalError(WorktallyError):
@@ -174,6 +176,7 @@ class SignalMatcher:
             near = near or _near(signal, change)
         fallback_at = now + self.fallback_s if near else None
         self.pending.append(PendingSignal(signal, now + self.window_s, fallback_at))
+        del self.pending[:-MAX_PENDING]
         return False
 
     def due(self, now: float) -> list[Signal]:

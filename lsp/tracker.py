@@ -196,9 +196,15 @@ class DocumentTracker:
         return marked
 
     def take_settled(
-        self, now: float, settle_s: float, everything: bool = False
+        self, now: float, settle_s: float, everything: bool = False,
+        bulk_settle_s: float | None = None,
     ) -> list[SettledRun]:
-        """Remove and return the runs of dirty lines untouched for `settle_s` (or all of them)."""
+        """Remove and return the runs of dirty lines untouched for `settle_s` (or all of them).
+
+        Unsignalled multi-character inserts may wait longer (`bulk_settle_s`): they are the
+        lines a late aiEdit can still claim, and waiting avoids spooling them twice.
+        """
+        bulk_wait = settle_s if bulk_settle_s is None else max(settle_s, bulk_settle_s)
         if not self.has_dirty:
             return []
         runs: list[SettledRun] = []
@@ -209,7 +215,9 @@ class DocumentTracker:
         lines = self.lines
         for index, state in enumerate(lines):
             ready = isinstance(state, DirtyLine) and (
-                everything or now - state.touched_at >= settle_s
+                everything
+                or now - state.touched_at
+                >= (bulk_wait if state.attribution == BULK else settle_s)
             )
             if run_attr is not None and (
                 not isinstance(state, DirtyLine) or not ready or state.attribution != run_attr

@@ -153,3 +153,15 @@ def test_insert_dirties_exactly_the_lines_that_get_text(
     dirty = {i for i, state in enumerate(tracker.lines) if isinstance(state, DirtyLine)}
     assert dirty == {at.line + i for i, segment in enumerate(segments) if segment.strip()}
     assert len(tracker.lines) == line_count + len(segments) - 1
+
+
+def test_unsignalled_bulk_waits_out_the_signal_window() -> None:
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "pasted_block()\nmore()\n", 0.0, 2)
+    tracker.apply_change(Pos(2, 0), Pos(2, 0), "t", 0.0, 2)
+    early = tracker.take_settled(1.5, 1.0, bulk_settle_s=2.0)
+    assert [(r.first, r.attribution.source) for r in early] == [(2, "typed")]
+    # A late aiEdit at 1.8 s still finds the lines unspooled and claims them.
+    tracker.apply_mark(LineSpan(0, 1), AI, 1.8)
+    late = tracker.take_settled(3.0, 1.0, bulk_settle_s=2.0)
+    assert [(r.first, r.last, r.attribution) for r in late] == [(0, 1, AI)]
