@@ -145,6 +145,9 @@ class CodexParser:
         cached = min(cached, inp)
         if inp + out == 0:
             return
+        # No session in the id: a fork's replay and an archived copy must collide with the
+        # original. Two unrelated sessions whose running total and last request match
+        # exactly would collide too; that needs identical token counts, which we accept.
         digest = hashlib.sha256(json.dumps([total, last]).encode()).hexdigest()[:24]
         when = ts if ts is not None else (self.last_ts or 0.0)
         self.batch.add_usage(
