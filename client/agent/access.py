@@ -6,6 +6,7 @@ none runs it takes the agent lock for the length of one request and runs the sam
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,10 +54,13 @@ def run_locally(request: dict[str, Any]) -> dict[str, Any]:
         run_db=lazy.run,
         agent=False,
     )
+    # As in the agent: files DuckDB creates meanwhile (its WAL) must be owner-only.
+    old_umask = os.umask(0o077)
     try:
         return handle(ctx, request)
     finally:
         lazy.close()
+        os.umask(old_umask)
 
 
 def call(

@@ -68,6 +68,8 @@ class Agent:
         """Run until SIGTERM/SIGINT or `stop()`; raises AgentBusyError if one already runs."""
         # Handlers first: a SIGTERM during start-up must still lead to the clean shutdown below.
         self._install_signal_handlers()
+        # Everything the agent creates (DuckDB's WAL and temp files included) is owner-only.
+        os.umask(0o077)
         self._take_lock()
         con: duckdb.DuckDBPyConnection | None = None
         control: ControlServer | None = None
@@ -177,9 +179,11 @@ class Agent:
 
     def _drain(self, con: duckdb.DuckDBPyConnection) -> None:
         result = pipeline.drain_spool(con, self.registry, self.spool)
-        if result.batches or result.quarantined:
-            log.info("drained %d batches (%d records), %d quarantined",
-                     result.batches, result.records, result.quarantined)
+        # Editors flush every few hundred ms while you type: per-drain lines stay at DEBUG.
+        if result.batches:
+            log.debug("drained %d batches (%d records)", result.batches, result.records)
+        if result.quarantined:
+            log.warning("quarantined %d unreadable spool batches", result.quarantined)
         if result.registrations:
             self._repos_changed()
 

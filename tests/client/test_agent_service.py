@@ -106,6 +106,16 @@ def test_new_batch_is_drained_without_a_sync(agent):
     assert Spool().pending() == []
 
 
+def test_files_stay_private_while_the_agent_runs(agent, home):
+    Spool().write([EditEvent(source="typed", keys=(9,), file_id="f", line_count=1)])
+    wait_for(lambda: ask({"cmd": "status"})["edits_total"] == 1, 10, "the drain")
+    assert (home / "agent.sock").exists()
+    for path in [home, *home.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        expected = 0o700 if path.is_dir() else 0o600
+        assert mode == expected, f"{path.name} is {oct(mode)}"
+
+
 def test_cli_goes_through_the_running_agent(agent, tmp_path):
     Spool().write([EditEvent(source="ai", keys=(1,), file_id="f", line_count=1, tool="codex",
                              kind="agent")])
