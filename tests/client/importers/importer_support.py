@@ -75,3 +75,16 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
             "SELECT event_id, line_key, source FROM edit_lines"
         ).fetchall()),
     }
+
+
+def assert_no_canaries(con: duckdb.DuckDBPyConnection, canaries: list[str]) -> None:
+    """No table holds any of these strings (paths, prompts, code) anywhere in any row."""
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+    ).fetchall()]
+    assert "import_files" in tables
+    for table in tables:
+        for row in con.execute(f"SELECT * FROM {table}").fetchall():
+            text = repr(row)
+            for canary in canaries:
+                assert canary not in text, f"{canary!r} leaked into {table}"

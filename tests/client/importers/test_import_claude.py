@@ -9,6 +9,7 @@ import pytest
 from importer_support import (
     FIXTURES,
     SAMPLES,
+    assert_no_canaries,
     by_model,
     materialise,
     open_db,
@@ -176,13 +177,5 @@ def test_nothing_identifying_reaches_the_database(claude_dir) -> None:
     root, repo_root = claude_dir
     con = open_db(root.parent)
     run_import(con, "claude-code", root)
-    canaries = [str(repo_root), "src/app.py", "add a helper", "compute_value", "demo-repo",
-                str(root)]
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
-    ).fetchall()]
-    for table in tables:
-        for row in con.execute(f"SELECT * FROM {table}").fetchall():
-            text = repr(row)
-            for canary in canaries:
-                assert canary not in text, f"{canary!r} leaked into {table}"
+    assert_no_canaries(con, [str(repo_root), "src/app.py", "add a helper", "compute_value",
+                             "demo-repo", str(root)])

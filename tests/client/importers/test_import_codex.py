@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from importer_support import FIXTURES, SAMPLES, by_model, materialise, open_db, run_import, totals
+from importer_support import (
+    FIXTURES,
+    SAMPLES,
+    assert_no_canaries,
+    by_model,
+    materialise,
+    open_db,
+    run_import,
+    totals,
+)
 
 from worktally.client.line_keys import default_keyer
 from worktally.client.repos import RepoRegistry
@@ -133,3 +142,5 @@ def test_successful_patches_become_ai_edits(codex_dir) -> None:
         "SELECT session_id, repo_id, has_cwd FROM ai_sessions ORDER BY session_id"
     ).fetchall()
     assert sessions == [("child-0002", repo.repo_id, True), ("parent-0001", repo.repo_id, True)]
+    assert_no_canaries(con, [str(repo_root), "src/new_module.py", "brand_new_helper",
+                             "patched_by_codex", str(root)])
