@@ -161,6 +161,16 @@ class WorktallyServer(LanguageServer):
         self.writer = None
         self.flusher = None
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log a failed message quietly, with no pop-up in the editor.
+
+        The detail may hold a path, so it goes to DEBUG only; a telemetry server must never
+        get in the developer's way.
+        """
+        log.warning("a %s was not handled: %s", getattr(source, "__name__", "message"),
+                    type(error).__name__)
+        log.debug("details: %r", error)
+
     def shutdown(self) -> None:
         # Also reached when the editor goes away without shutdown/exit (stdin closed).
         self.stop_capture()

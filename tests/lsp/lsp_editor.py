@@ -62,6 +62,7 @@ class Editor:
         self.width = WIDTHS[encoding]
         self.negotiated: str | None = None
         self.log_messages: list[str] = []
+        self.shown_messages: list[str] = []
         self.versions: dict[str, int] = {}
         self.stderr = b""
         self.returncode: int | None = None
@@ -72,6 +73,10 @@ class Editor:
         @self.client.feature(types.WINDOW_LOG_MESSAGE)
         def on_log(params: types.LogMessageParams) -> None:
             self.log_messages.append(params.message)
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        def on_show(params: types.ShowMessageParams) -> None:
+            self.shown_messages.append(params.message)
 
         await self.client.start_io(*SERVER_CMD, *args)
         folders = ([types.WorkspaceFolder(uri=root.as_uri(), name="ws")] if root else None)

@@ -194,3 +194,22 @@ def test_columns_with_emoji_and_cjk_in_every_encoding(
                    "label = '中文😀!'"]
     assert ai == Counter(keyer.keys(expected_ai))
     assert typed == Counter(keyer.keys(["x = '😀'"]))
+
+
+def test_protocol_errors_stay_quiet_and_name_no_path(git_repo) -> None:
+    repo = git_repo("svc")
+    never_opened = repo.root / "cnry-never-opened.py"
+
+    async def script(editor: Editor) -> tuple[list[str], bytes, dict[str, Any]]:
+        # A change for a document the server never saw opened fails inside pygls.
+        editor.versions[never_opened.as_uri()] = 1
+        editor.replace(never_opened.as_uri(), (0, 0), (0, 0), "x")
+        status = await editor.status()
+        await editor.stop()
+        return editor.shown_messages, editor.stderr, status
+
+    shown, stderr, status = run_editor(repo.root, script)
+    assert set(status) == STATUS_KEYS  # still serving
+    assert shown == []
+    assert b"was not handled" in stderr
+    assert b"cnry-never-opened" not in stderr
