@@ -67,7 +67,7 @@ def _files(tool: str, path: Path | None, cfg: config.Config) -> list[Path]:
     if path is not None:
         if not path.exists():
             raise ImportFormatError(f"{path} does not exist; give a transcript file or folder")
-        return locations.transcript_files([path])
+        return locations.transcript_files(locations.tool_root(tool, path))
     roots = locations.claude_roots(cfg) if tool == "claude-code" else locations.codex_roots(cfg)
     return locations.transcript_files(roots)
 

@@ -18,6 +18,17 @@ CODEX_ENV = "CODEX_HOME"
 TOOLS = ("claude-code", "codex")
 
 
+def tool_root(tool: str, path: Path) -> list[Path]:
+    """The transcript folders of a path given by hand: a tool's home means its log folders.
+
+    So `~/.claude` reads `projects/` (not the prompt history next to it) and `~/.codex`
+    reads `sessions/` and `archived_sessions/`; any other file or folder is read as is.
+    """
+    if path.is_file():
+        return [path]
+    return [_claude_root(path)] if tool == "claude-code" else _codex_roots_of(path)
+
+
 def _claude_root(entry: Path) -> Path:
     projects = entry / "projects"
     return projects if projects.is_dir() else entry

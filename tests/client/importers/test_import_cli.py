@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,15 @@ def test_run_all_respects_the_tool_switches(tmp_path: Path, monkeypatch) -> None
     counts = run_all(con, keyer, registry, config.Config())
     assert counts["claude-code"]["sessions"] == 3 and counts["codex"]["sessions"] == 0
     assert totals(con, "claude-code") == CLAUDE_TOTALS
+
+
+def test_a_tool_home_given_by_hand_reads_only_its_log_folders(tmp_path: Path) -> None:
+    home = tmp_path / "dot-claude"
+    shutil.copytree(FIXTURES / "claude" / "projects", home / "projects")
+    # Claude Code's prompt history sits next to projects/: prompts, never usage.
+    (home / "history.jsonl").write_text(json.dumps(
+        {"display": "a prompt", "timestamp": "2025-09-03T09:00:00.000Z", "sessionId": "hist",
+         "project": str(tmp_path)}) + "\n")
+    data = _cli("import", "claude-code", str(home), "--json")
+    assert data["sessions"] == 3 and data["files"] == 4
+    assert data["totals"] == CLAUDE_TOTALS
