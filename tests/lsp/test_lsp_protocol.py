@@ -137,13 +137,15 @@ def test_paused_capture_records_nothing(git_repo) -> None:
 
 
 def test_work_tree_roots_are_registered_once(git_repo, tmp_path: Path) -> None:
-    first, second = git_repo("first"), git_repo("second")
+    first, second, third = git_repo("first"), git_repo("second"), git_repo("third")
     plain = tmp_path / "plain"
     plain.mkdir()
     nested = first.write("pkg/deep/mod.py", "")
+    outside_workspace = third.write("tool.py", "")
 
     async def script(editor: Editor) -> None:
         editor.open(nested)
+        editor.open(outside_workspace)  # its repo is registered by opening the document
         editor.client.workspace_did_change_workspace_folders(
             types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(
                 added=[types.WorkspaceFolder(uri=plain.as_uri(), name="plain"),
@@ -154,7 +156,8 @@ def test_work_tree_roots_are_registered_once(git_repo, tmp_path: Path) -> None:
 
     run_editor(first.root, script)
     registered = Counter(r.path for r in spooled_registrations())
-    assert registered == Counter({str(first.root.resolve()): 1, str(second.root.resolve()): 1})
+    assert registered == Counter({str(first.root.resolve()): 1, str(second.root.resolve()): 1,
+                                  str(third.root.resolve()): 1})
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
