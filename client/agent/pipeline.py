@@ -1,7 +1,9 @@
-"""One full sync: drain the spool, then scan, attribute and check survival per repo, then import.
+"""One full sync: drain the spool, import AI tools' logs, then per repo scan, attribute, survive.
 
 The agent runs it every minute and on request; `worktally sync` runs it once when no agent
-is up. The order matters: edits must be stored before commits are matched against them.
+is up. The order matters: every AI line key (editors' edits from the spool, agents' writes
+from their transcripts) must be stored before commits are matched against them, or a
+commit made before the first sync would miss the lines an agent wrote.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from worktally.client.store.drain import DrainResult, drain
 
 log = logging.getLogger(__name__)
 
+# Every process that drains or forgets imports this module: the browser host's chat_snippet
+# records must be readable by the drain, and their table cleared by `worktally forget`.
+browser_match.install()
+
 
 def register_from_spool(registry: RepoRegistry, path: str) -> None:
     """Register a repo a producer asked for; a folder that is not a work tree is skipped."""
@@ -38,7 +44,6 @@ def register_from_spool(registry: RepoRegistry, path: str) -> None:
 def drain_spool(
     con: duckdb.DuckDBPyConnection, registry: RepoRegistry, spool: Spool | None = None
 ) -> DrainResult:
-    browser_match.install()  # the browser host's chat_snippet records must be readable
     return drain(con, spool or Spool(), on_registration=lambda p: register_from_spool(registry, p))
 
 
@@ -80,7 +85,7 @@ def run_sync(
         "commits": 0,
         "survival_checked": 0,
         "repo_errors": 0,
-        "imported": {},
+        "imported": importers.run_all(con, keyer, registry, cfg) or {},
         "paused": paused,
     }
     for repo in registry.list():
@@ -97,7 +102,6 @@ def run_sync(
             # One broken repo (deleted folder, git failure) must not stop the others.
             counts["repo_errors"] += 1
             log.warning("repo %s skipped this sync: %s", repo.repo_id, type(exc).__name__)
-    counts["imported"] = importers.run_all(con, keyer, registry, cfg) or {}
     log.info(
         "sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
         counts["batches"], counts["records"], counts["quarantined"], counts["repos"],
