@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from attribution_support import KEYER, commit_row, numbered, open_db, record, repo_for
-from conftest import GitRepo
+from git_support import GitRepo
 
 from worktally.client.attribution import attribute_new_commits
 from worktally.client.config import Config
