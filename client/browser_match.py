@@ -69,8 +69,7 @@ def write_chat_snippets(con: Connection, records: Sequence[ChatSnippet]) -> None
 def install() -> None:
     """Teach the spool reader, the drain and `forget` about chat snippets (idempotent).
 
-    Called before every drain rather than at import time, so the wiring is visible where
-    it is needed.
+    `client/agent/pipeline.py` calls it: every process that drains or forgets imports it.
     """
     events.register_record_type(ChatSnippet)
     drain.register_writer(ChatSnippet.record_type, write_chat_snippets)

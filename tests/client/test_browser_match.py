@@ -5,6 +5,8 @@ itself, then the whole sync (drain, match, attribution, outcomes) over a real gi
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -166,3 +168,17 @@ def test_sync_attributes_the_paste_to_the_chat_and_ships_the_session(
     outcomes = {o.session_id: o.outcome
                 for o in session_outcomes(con, Config(), dt.datetime.now(dt.UTC))}
     assert outcomes[CHAT_A] == "shipped"
+
+
+def test_forget_all_clears_chat_snippets(worktally_home: Path, keyer: LineKeyer) -> None:
+    con = db.connect()
+    browser_match.install()
+    spool_and_drain(con, [ChatSnippet(session_id=CHAT_A, family="claude",
+                                      keys=tuple(keyer.keys(COPIED)))])
+    assert con.execute("SELECT count(*) FROM chat_snippets").fetchone() == (3,)
+    con.close()
+    # A fresh CLI process must know the table too.
+    subprocess.run([sys.executable, "-m", "worktally.client.cli", "forget", "--all", "--yes"],
+                   capture_output=True, timeout=120, check=True)
+    con = db.connect()
+    assert con.execute("SELECT count(*) FROM chat_snippets").fetchone() == (0,)
