@@ -1,7 +1,9 @@
-"""The one thread that touches the agent's DuckDB connection; every other thread submits jobs.
+"""The one thread that writes the agent's DuckDB; every other thread submits jobs to it.
 
-This is Datasette's single-write-thread model: DuckDB connections are not shared across
-threads, and one queue also serialises drains, scans and queries without further locking.
+This is Datasette's model: a single write thread fed by a queue serialises drains, scans
+and attribution without further locking, while short reads (status, commits, me) run on a
+small pool of read cursors so that an editor's status request never waits behind a long
+import. DuckDB's MVCC lets a cursor read the last committed state while a write runs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ Job = Callable[[duckdb.DuckDBPyConnection], Any]
 
 # Sentinel that tells the thread to finish the jobs before it and exit.
 _STOP = object()
+READ_CURSORS = 2
 
 
 class OwnerStoppedError(RuntimeError):
@@ -34,10 +37,26 @@ class DbOwner:
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="db-owner", daemon=True)
         self._stopped = threading.Event()
+        self._readers: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
 
     def start(self) -> DbOwner:
         self._thread.start()
+        for _ in range(READ_CURSORS):
+            # Cursors are made on the owner thread, the only one that touches `con`.
+            self._readers.put(self.submit(lambda con: con.cursor()))
         return self
+
+    def read(
+        self, fn: Callable[[duckdb.DuckDBPyConnection], T], timeout: float | None = None
+    ) -> T:
+        """Run a read-only `fn(cursor)` in the calling thread on a pooled read cursor."""
+        if self._stopped.is_set():
+            raise OwnerStoppedError("the database owner has stopped")
+        cursor = self._readers.get(timeout=timeout)
+        try:
+            return fn(cursor)
+        finally:
+            self._readers.put(cursor)
 
     def post(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
         """Queue `fn(con)` and return at once with a future of its result."""
@@ -63,6 +82,8 @@ class DbOwner:
         self._stopped.set()
         self._jobs.put(_STOP)
         self._thread.join(timeout=timeout)
+        while not self._readers.empty():
+            self._readers.get_nowait().close()
 
     def _run(self) -> None:
         while True:

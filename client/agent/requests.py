@@ -34,13 +34,19 @@ class RequestContext:
     # Runs a function with the DuckDB connection: via the owner thread, or directly.
     run_db: RunDb
     agent: bool
+    # Runs a read-only function: on a read cursor in the agent; run_db when None.
+    run_read: RunDb | None = None
     on_repos_changed: Callable[[], None] = lambda: None
     extra_status: Callable[[], dict[str, Any]] = dict
 
 
+def _read(ctx: RequestContext, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+    return (ctx.run_read or ctx.run_db)(fn)
+
+
 def _status(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
     now = time.time()
-    result = dict(ctx.run_db(lambda con: queries.status(con, now)))
+    result = dict(_read(ctx, lambda con: queries.status(con, now)))
     result["paused"] = pipeline.is_paused()
     result["agent"] = ctx.agent
     result["repos"] = len(ctx.registry.list())
@@ -85,7 +91,7 @@ def _query(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     args = request.get("args") or {}
     if not isinstance(args, dict):
         raise WorktallyError("query args must be an object")
-    result: dict[str, Any] = ctx.run_db(lambda con: fn(con, args))
+    result: dict[str, Any] = _read(ctx, lambda con: fn(con, args))
     return result
 
 

@@ -83,6 +83,7 @@ class Agent:
                 registry=self.registry,
                 cfg=self.cfg,
                 run_db=self._owner.submit,
+                run_read=self._owner.read,
                 agent=True,
                 on_repos_changed=self._repos_registered,
                 extra_status=self._extra_status,
