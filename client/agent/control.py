@@ -154,7 +154,8 @@ def ask(
     Raises WorktallyError when the agent answers with an error or does not answer in time.
     """
     target = path or paths.socket_path()
-    if not target.exists():
+    if not target.exists() or len(os.fsencode(target)) > MAX_SOCKET_PATH:
+        # Too long a path: no agent can listen there (it refuses to start and says why).
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)

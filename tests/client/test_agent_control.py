@@ -135,3 +135,10 @@ def test_another_uid_is_rejected():
             srv.close()
     finally:
         shutil.rmtree(base)
+
+
+def test_too_long_a_home_is_refused_with_advice(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKTALLY_HOME", str(tmp_path / ("h" * 120)))
+    with pytest.raises(WorktallyError, match="shorter directory"):
+        ControlServer(_echo).start()
+    assert ask({"cmd": "status"}) is None
