@@ -1,0 +1,160 @@
+"""The demo's steps in order: aggregator up, developers work and report, release, summarise.
+
+Each step's failure becomes a `DemoStepError` naming the step; the aggregator process is
+stopped whatever happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from worktally.client.demo import aggregator_process, team
+from worktally.client.demo.aggregator_process import AggregatorServer, Deployment
+from worktally.client.demo.scenario import (
+    COHORTS,
+    SHIPPING_COHORT,
+    TOKENMAXXING_COHORT,
+    Canaries,
+    build_team,
+)
+from worktally.client.demo.verdict import Verdict, judge
+from worktally.client.errors import WorktallyError
+from worktally.client.report.periods import week_of
+
+T = TypeVar("T")
+# Transcripts start this long before the run, so every agent edit precedes the commit.
+TRANSCRIPT_LEAD = dt.timedelta(minutes=2)
+# Where a tokenmaxxing cohort should differ from a shipping one.
+VERDICT_METRICS = ("shipped_token_share_pm", "sessions_no_context")
+
+
+class DemoStepError(WorktallyError):
+    """A demo step failed; the message names the step and what went wrong."""
+
+
+class Progress(Protocol):
+    def begin(self, step: str, total: int) -> None: ...
+    def advance(self, step: str) -> None: ...
+
+
+class SilentProgress:
+    def begin(self, step: str, total: int) -> None:
+        """Nothing to show."""
+
+    def advance(self, step: str) -> None:
+        """Nothing to show."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    workdir: Path
+    developers_per_cohort: int = 16
+    seed: int = 7
+    k_min: int = 10
+    workers: int = 3
+    survival_days: int = 0
+    canaries: Canaries | None = None
+    # Where the clients reach the aggregator (a test may put a recording proxy in between);
+    # empty means the server's own URL.
+    client_url: str = ""
+    server_port: int | None = None
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    period: str
+    summary: dict[str, Any]
+    review: dict[str, Any]
+    dashboard: Path
+    verdicts: tuple[Verdict, ...]
+    wall_time_s: float
+    developers: int
+    deployment: Deployment = field(repr=False)
+
+    @property
+    def stands_out(self) -> bool:
+        return any(v.metric == "shipped_token_share_pm" and v.stands_out for v in self.verdicts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period, "developers": self.developers,
+            "summary": self.summary, "review": self.review,
+            "dashboard": str(self.dashboard), "wall_time_s": round(self.wall_time_s, 2),
+            "stands_out": self.stands_out,
+            "verdicts": [v.to_json() for v in self.verdicts],
+        }
+
+
+def _step(name: str, action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except WorktallyError as exc:
+        raise DemoStepError(f"demo step '{name}' failed: {exc}") from exc
+    except OSError as exc:
+        raise DemoStepError(f"demo step '{name}' failed: {exc}") from exc
+
+
+def _for_each(progress: Progress, step: str, items: list[Any], workers: int,
+              action: Callable[[Any], T]) -> list[T]:
+    """Run `action` on every item with a small thread pool; the first failure is raised."""
+    progress.begin(step, len(items))
+
+    def one(item: Any) -> T:
+        out = action(item)
+        progress.advance(step)
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, items))
+
+
+def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
+    """Run the whole demo in `settings.workdir`; raises DemoStepError naming a failed step."""
+    shown = progress or SilentProgress()
+    started = time.monotonic()
+    n = settings.developers_per_cohort
+    plans = build_team(n, settings.seed, settings.canaries)
+    deployment = _step("set up the aggregator", lambda: aggregator_process.set_up(
+        settings.workdir, dict.fromkeys(COHORTS, n), settings.k_min,
+        min(5, settings.k_min, n)))
+    server = AggregatorServer(deployment, settings.server_port)
+    _step("start the aggregator", server.start)
+    try:
+        url = settings.client_url or server.url
+        now = dt.datetime.now(dt.UTC)
+        period = str(week_of(now))
+        week_start = week_of(now).start
+        transcripts_start = max(now - TRANSCRIPT_LEAD, week_start + dt.timedelta(seconds=1))
+        machines = [team.Machine(p, settings.workdir / "developers" / p.name) for p in plans]
+        _step("prepare developer machines", lambda: _for_each(
+            shown, "prepare machines", machines, settings.workers,
+            lambda m: team.set_up(m, url, m.plan.cohort, settings.survival_days,
+                                  transcripts_start)))
+        _step("developers edit, commit and sync", lambda: _for_each(
+            shown, "edit, commit, sync", machines, settings.workers, team.work))
+        _step("enroll and send reports", lambda: _for_each(
+            shown, "enroll and report", machines, settings.workers,
+            lambda m: team.report(m, url, deployment.enrollment_tokens[m.plan.cohort],
+                                  period)))
+        shown.begin("release", len(COHORTS))
+        for cohort in COHORTS:
+            _step(f"release {cohort} {period}", partial(server.release, cohort, period))
+            shown.advance("release")
+        summary = _step("admin summary", server.summary)
+        review = _step("privacy review", server.review)
+    finally:
+        server.stop()
+    dashboard = _step("write the dashboard", lambda: aggregator_process.write_dashboard(
+        deployment, settings.workdir / "dashboard.html"))
+    verdicts = _step("compare the cohorts", lambda: tuple(
+        judge(summary, period, TOKENMAXXING_COHORT, SHIPPING_COHORT, metric)
+        for metric in VERDICT_METRICS))
+    return DemoResult(period, summary, review, dashboard, verdicts,
+                      time.monotonic() - started, len(plans), deployment)
