@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TEST_VENV ?= .venv-test
 # What `make demo` runs once installed.
-MAIN_CMD ?= status
+MAIN_CMD ?= demo
 
 .PHONY: demo test test-extension vsix clean
 
