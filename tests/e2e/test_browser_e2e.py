@@ -41,6 +41,8 @@ if CHROMIUM is None:
 
 CANARY = "zq_canary_chat_e2e_51c9"
 CONVERSATION = {
+    "history": [{"prompt": "an earlier question, shown when the chat reopens",
+                 "answer": "an earlier answer that must not be counted again " * 20}],
     "prompt": f"write two small helpers for {CANARY}",
     "answer": "Here are two helpers you can paste into your project.",
     "blocks": [
@@ -183,6 +185,10 @@ def test_code_copied_from_a_chat_page_is_attributed_to_browser_chat(
     assert session_id.startswith("browser-chat:") and {s["family"] for s in snippets} == {
         "chatgpt"}
     usage = {r["usage_id"]: r for r in records if r["type"] == "token_usage"}
+    # The earlier turn was on screen before anything was sent: only the new prompt (seq 0)
+    # and its answer (seq 1) count.
+    tab = session_id.removeprefix("browser-chat:")
+    assert set(usage) == {f"browser-chat:{tab}:0", f"browser-chat:{tab}:1"}
     prompt_tokens = max(u["input_tokens"] for u in usage.values())
     answer_tokens = max(u["output_tokens"] for u in usage.values())
     assert prompt_tokens == math.ceil(len(CONVERSATION["prompt"]) / 4)

@@ -30,8 +30,17 @@
     return { box, button, code };
   }
 
+  // A reopened conversation: shown at once, before anything is sent, so never counted.
+  function renderHistory() {
+    for (const turn of conversation.history || []) {
+      message("user").textContent = turn.prompt;
+      message("assistant").textContent = turn.answer;
+    }
+  }
+
   async function run() {
-    await wait(300);
+    renderHistory();
+    await wait(1000);
     prompt.value = conversation.prompt;
     prompt.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
     message("user").textContent = prompt.value;
