@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 Connection = duckdb.DuckDBPyConnection
 TableWriter = Callable[[Connection, Sequence[Any]], None]
 
+# Errors that mean "this batch's values cannot be stored", as opposed to a broken database
+# (IOException, out of memory), which must propagate and be retried later.
+UNSTORABLE = (duckdb.DataError, duckdb.IntegrityError, ValueError, TypeError, OverflowError)
+
 # A group is cut at this many records: big enough to amortise the commit, small enough to
 # keep one transaction's memory modest.
 GROUP_RECORDS = 50_000
@@ -301,7 +305,8 @@ def store_group(con: Connection, group: Sequence[ParsedBatch]) -> set[str]:
             "records": [b.size for b in fresh.values()],
         })
         con.execute("COMMIT")
-    except duckdb.Error:
+    except BaseException:
+        # Any failure (a writer's own ValueError too) must leave no half-stored group.
         con.execute("ROLLBACK")
         raise
     return set(fresh)
@@ -352,7 +357,20 @@ def _finish_group(
     result: DrainResult,
     on_registration: Callable[[str], None] | None,
 ) -> None:
-    stored = store_group(con, group)
+    try:
+        stored = store_group(con, group)
+    except UNSTORABLE as exc:
+        if len(group) > 1:
+            # Find the culprit: store each batch on its own.
+            for b in group:
+                _finish_group(con, spool, [b], result, on_registration)
+            return
+        # Well-formed JSON whose values the database rejects (a NULL in a NOT NULL column,
+        # an out-of-range time): retrying forever would block every later batch.
+        log.warning("quarantining a spool batch the database rejects: %s", type(exc).__name__)
+        spool.quarantine(group[0].path)
+        result.quarantined += 1
+        return
     for b in group:
         # Registrations are replayed even for an already-stored batch: repos.json is
         # outside the transaction, so a crash may have lost them. They are idempotent.

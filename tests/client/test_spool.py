@@ -144,6 +144,31 @@ def test_groups_of_batches_keep_exactly_once(con, tmp_path, monkeypatch):
     assert tools == [("t0", 3), ("t1", 2)]
 
 
+@pytest.mark.parametrize(
+    "session",
+    [
+        # Parses (from_dict does not check types) but violates a NOT NULL column.
+        {"type": "ai_session", "session_id": "s1", "tool": None, "kind": "agent",
+         "repo_id": None, "started_at": 1.7e9, "ended_at": 1.7e9},
+        # A time no datetime can hold.
+        {"type": "ai_session", "session_id": "s2", "tool": "codex", "kind": "agent",
+         "repo_id": None, "started_at": 1e20, "ended_at": 1e20},
+    ],
+)
+def test_batch_the_database_rejects_is_quarantined_not_retried_forever(con, tmp_path, session):
+    spool = Spool(tmp_path / "s")
+    spool.write([_edit((1,))])
+    poison = spool.new / "00000000000000000001-poison.json"
+    poison.write_text(json.dumps({"version": 1, "batch_id": "poison", "records": [session]}))
+    spool.write([_edit((2,))])
+    result = drain(con, spool)
+    assert (result.batches, result.quarantined) == (2, 1)
+    assert (spool.bad / poison.name).exists()
+    assert spool.pending() == []
+    assert _counts(con) == (2, 2)
+    assert con.execute("SELECT count(*) FROM ai_sessions").fetchone()[0] == 0
+
+
 def test_edit_without_keys_is_stored_without_lines(con, tmp_path):
     spool = Spool(tmp_path / "s")
     spool.write([_edit(()), _edit((5, 6))])
