@@ -102,7 +102,7 @@ def _skip(stream: BinaryIO, size: int) -> bool:
 def _field(message: dict[str, Any], name: str, kind: type) -> Any:
     value = message.get(name)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise MessageError(f"field {name!r} is missing or not a {kind.__name__}")
+        raise MessageError(f"field {name!r} is missing or has the wrong type")
     return value
 
 
