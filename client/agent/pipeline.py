@@ -69,7 +69,10 @@ def run_sync(
     spool: Spool | None = None,
 ) -> dict[str, Any]:
     """Process everything pending; returns counts (the keys of `worktally sync --json`)."""
+    spool = spool or Spool()
     drained = drain_spool(con, registry, spool)
+    # Producers that died between writing tmp/ and the rename leave files nobody will finish.
+    spool.clean_stale_tmp()
     # Before attribution: pastes of code copied from a browser chat become AI lines.
     browser_pastes = browser_match.match_pastes(con)
     paused = is_paused()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -244,3 +245,16 @@ def test_commits_from_real_attribution(home, git_repo):
     assert (row["ai_lines"], row["human_lines"]) == (2, 1)
     assert row["ai_by_tool"] == {"copilot": 2}
     assert row["is_merge"] is False
+
+
+def test_sync_removes_stale_half_written_batches_only(home):
+    spool = Spool()
+    stale = spool.tmp / "dead-producer.json"
+    fresh = spool.tmp / "live-producer.json"
+    stale.write_bytes(b'{"version": 1')
+    fresh.write_bytes(b'{"version": 1')
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    run("sync")
+    assert not stale.exists()
+    assert fresh.exists()
