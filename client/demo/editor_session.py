@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
 
 from worktally.client.demo.scenario import EditorPlan
@@ -117,6 +118,8 @@ def run_editor_session(root: Path, plan: EditorPlan, env: Mapping[str, str]) -> 
     except TimeoutError as exc:
         raise EditorSessionError(
             f"the editor session did not finish within {SESSION_TIMEOUT_S:.0f}s") from exc
+    except (JsonRpcException, RuntimeError, OSError) as exc:
+        raise EditorSessionError(f"worktally lsp failed: {exc}") from exc
     target = root / plan.relpath
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(final_text(plan), encoding="utf-8")

@@ -92,12 +92,15 @@ class DemoResult:
         }
 
 
+# What a step may raise besides our own errors: a program that is missing (OSError), or
+# output that is not what the step expected (ValueError, KeyError, e.g. from JSON).
+_STEP_FAILURES = (WorktallyError, OSError, ValueError, KeyError)
+
+
 def _step(name: str, action: Callable[[], T]) -> T:
     try:
         return action()
-    except WorktallyError as exc:
-        raise DemoStepError(f"demo step '{name}' failed: {exc}") from exc
-    except OSError as exc:
+    except _STEP_FAILURES as exc:
         raise DemoStepError(f"demo step '{name}' failed: {exc}") from exc
 
 
