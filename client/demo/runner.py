@@ -114,8 +114,13 @@ def _for_each(progress: Progress, step: str, items: list[Any], workers: int,
         progress.advance(step)
         return out
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(one, items))
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        futures = [pool.submit(one, item) for item in items]
+        return [future.result() for future in futures]
+    finally:
+        # On a failure (or Ctrl-C) the developers not started yet are not started at all.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
