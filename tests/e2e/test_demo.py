@@ -104,6 +104,7 @@ def test_small_demo_releases_both_cohorts_with_intervals(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(FULL_TIMEOUT_S + 60)
 def test_full_size_tokenmaxxing_cohort_stands_out(tmp_path: Path, worktally_home: Path) -> None:
     out = run_demo(tmp_path / "demo", timeout=FULL_TIMEOUT_S)
     assert out.returncode == 0, out.stderr[-2000:]
