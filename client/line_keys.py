@@ -19,7 +19,9 @@ from worktally.client import paths
 SECRET_BYTES = 32
 MIN_SIGNIFICANT_CHARS = 4
 
-_WHITESPACE = re.compile(r"\s+")
+_SHA256_BLOCK = 64
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 # Lines made only of punctuation carry no authorship signal ("});", "]", "*/").
 _PUNCTUATION_ONLY = re.compile(r"^[\W_]*$")
 # Keywords that appear alone on a line in many languages.
@@ -35,7 +37,8 @@ _TRIVIAL_WORDS = frozenset(
 
 def normalise(line: str) -> str:
     """Drop all whitespace, so indentation and spacing changes keep the key."""
-    return _WHITESPACE.sub("", line)
+    # str.split() and the regex's \s agree on every code point; split is ~4x faster.
+    return "".join(line.split())
 
 
 def is_trivial(normalised: str) -> bool:
@@ -75,23 +78,36 @@ class LineKeyer:
 
     def __init__(self, secret: bytes) -> None:
         self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        # HMAC's two padded-key states (RFC 2104), hashed once: copying a bare sha256 state
+        # per line is ~3x cheaper than hmac.HMAC.copy(), and the result is the same HMAC.
+        block = secret if len(secret) <= _SHA256_BLOCK else hashlib.sha256(secret).digest()
+        block = block.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(_IPAD))
+        self._outer = hashlib.sha256(block.translate(_OPAD))
+
+    def _hmac64(self, norm: str) -> int:
+        inner = self._inner.copy()
+        inner.update(norm.encode("utf-8", "surrogatepass"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return int.from_bytes(outer.digest()[:8], "big", signed=True)
 
     def key(self, line: str) -> int | None:
         """The key of one line, or None for a trivial line."""
         norm = normalise(line)
         if is_trivial(norm):
             return None
-        mac = self._mac.copy()
-        mac.update(norm.encode("utf-8", "surrogatepass"))
-        return int.from_bytes(mac.digest()[:8], "big", signed=True)
+        return self._hmac64(norm)
 
     def keys(self, lines: Iterable[str]) -> list[int]:
         """Keys of the non-trivial lines, in order (duplicates kept)."""
+        # key() inlined: importers key hundreds of thousands of lines per run.
         out: list[int] = []
+        hmac64 = self._hmac64
         for line in lines:
-            k = self.key(line)
-            if k is not None:
-                out.append(k)
+            norm = "".join(line.split())
+            if not is_trivial(norm):
+                out.append(hmac64(norm))
         return out
 
     def keys_of_text(self, text: str) -> list[int]:
