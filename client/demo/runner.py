@@ -29,8 +29,9 @@ from worktally.client.errors import WorktallyError
 from worktally.client.report.periods import week_of
 
 T = TypeVar("T")
-# Transcripts start this long before the run, so every agent edit precedes the commit.
-TRANSCRIPT_LEAD = dt.timedelta(minutes=2)
+# Transcripts start this long before the run, so every agent edit precedes the commit (in
+# the first minutes of a Monday, UTC, they start at the week's start instead).
+TRANSCRIPT_LEAD = dt.timedelta(minutes=3)
 # Where a tokenmaxxing cohort should differ from a shipping one.
 VERDICT_METRICS = ("shipped_token_share_pm", "sessions_no_context")
 

@@ -130,8 +130,11 @@ def work(machine: Machine) -> dict[str, Any]:
     machine.worktally_json("sync")
     machine.git("add", "-A")
     machine.git("commit", "-q", "-m", "Ship the week's work")
-    synced = machine.worktally_json("sync")
-    return dict(synced)
+    synced = dict(machine.worktally_json("sync"))
+    if not synced.get("commits"):
+        raise DeveloperStepError(f"{machine.plan.name}: sync did not attribute the week's "
+                                 "commit; check the repo's user.email")
+    return synced
 
 
 def report(machine: Machine, url: str, token: str, week: str) -> dict[str, Any]:

@@ -16,9 +16,10 @@ from worktally.client import paths
 from worktally.client.demo.scenario import MODEL, AgentSession, FileWrite
 
 VERSION = "2.0.14"
-# Seconds between two lines of a transcript and between two sessions.
-LINE_STEP_S = 2
-SESSION_STEP_S = 30
+# Time between two lines of a transcript and between two sessions: short, so that even the
+# busiest developer's sessions all lie in the few minutes before the demo's commits.
+LINE_STEP = dt.timedelta(milliseconds=200)
+SESSION_STEP = dt.timedelta(seconds=1)
 
 
 def project_dir_name(cwd: Path) -> str:
@@ -48,7 +49,7 @@ class _Transcript:
             "timestamp": _stamp(self.moment), **extra,
         })
         self.parent = uuid
-        self.moment += dt.timedelta(seconds=LINE_STEP_S)
+        self.moment += LINE_STEP
 
     def tool_input(self, write: FileWrite, root: Path) -> tuple[str, dict[str, Any]]:
         target = str(root / write.relpath)
@@ -88,6 +89,12 @@ def render(session: AgentSession, cwd: Path, start: dt.datetime) -> str:
     return "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in t.lines)
 
 
+def text_end(start: dt.datetime, session: AgentSession) -> dt.datetime:
+    """When the last line of a session that started at `start` is written."""
+    lines = 1 + len(session.requests) + len(session.writes)
+    return start + LINE_STEP * lines
+
+
 def write_sessions(claude_dir: Path, sessions: tuple[AgentSession, ...], repo_root: Path,
                    outside: Path, start: dt.datetime) -> dt.datetime:
     """Write every session's transcript; returns the moment after the last line."""
@@ -98,7 +105,7 @@ def write_sessions(claude_dir: Path, sessions: tuple[AgentSession, ...], repo_ro
         paths.ensure_private_dir(folder)
         text = render(session, cwd, moment)
         paths.write_private(folder / f"{session.session_id}.jsonl", text.encode())
-        moment += dt.timedelta(seconds=SESSION_STEP_S)
+        moment = text_end(moment, session) + SESSION_STEP
     return moment
 
 
