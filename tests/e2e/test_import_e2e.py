@@ -97,11 +97,6 @@ def test_import_then_sync_credits_claude_code(
     _scenario(tmp_path, git_repo, monkeypatch, import_first=True)
 
 
-@pytest.mark.xfail(
-    reason="run_sync imports transcripts after attributing new commits; until the importers "
-    "run first, a commit made before the first sync misses the agent's lines",
-    strict=False,
-)
 def test_sync_alone_credits_claude_code(
     tmp_path: Path, git_repo, worktally_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
