@@ -59,7 +59,7 @@ def _emit(as_json: bool, data: Any, render: Callable[[Console], None]) -> None:
 @click.argument("token")
 @json_option
 def enroll(url: str, token: str, as_json: bool) -> None:
-    """Enroll with the aggregator at URL using the one-time TOKEN from your admin."""
+    """Enroll with the aggregator at URL using your team's enrollment TOKEN from your admin."""
     enrollment = enroll_client(url, token, config.load().report)
     data = {
         "url": enrollment.url, "client_id": enrollment.client_id, "cohort": enrollment.cohort,

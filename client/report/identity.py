@@ -151,7 +151,7 @@ def check_expected(enrollment: Enrollment, expected: ReportConfig) -> None:
 
 def enroll(url: str, token: str, expected: ReportConfig,
            client: httpx.Client | None = None) -> Enrollment:
-    """Create a fresh key pair, enroll it with a one-time token, and save both (0600).
+    """Create a fresh key pair, enroll it with the team's enrollment token, and save both (0600).
 
     Nothing is saved unless the cohort's terms fit the local budget and config guards.
     """
