@@ -46,8 +46,11 @@ def chart_section(index: int, spec: MetricSpec, rows: list[Row], colors: dict[st
 
 def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, str]) -> str:
     """A dot-and-whisker SVG: one column per (period, cohort), y from the intervals' range."""
-    lows = [r.figures[index].mean.low for r in rows]
-    highs = [r.figures[index].mean.high for r in rows]
+    # Estimates join the intervals in setting the axis: an interval clipped to the metric's
+    # bounds can leave a noisy estimate outside it, and its dot must stay inside the chart.
+    values = [r.figures[index].mean.value for r in rows]
+    lows = [r.figures[index].mean.low for r in rows] + values
+    highs = [r.figures[index].mean.high for r in rows] + values
     y_min = min(0.0, *lows)
     y_max = max(*highs, y_min + 1e-9)
     if y_max == y_min:
