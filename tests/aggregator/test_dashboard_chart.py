@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from worktally.aggregator.dashboard import HEIGHT, mean_chart
+from worktally.aggregator.dashboard import BOTTOM, HEIGHT, TOP, mean_chart
 from worktally.aggregator.intervals import Estimate
 from worktally.aggregator.summary import Figure, Row
 from worktally.client.wire.schema import METRICS
@@ -24,5 +24,6 @@ def test_an_estimate_outside_its_clipped_interval_stays_in_the_chart() -> None:
     assert len(ys) >= 8
     assert all(0 <= y <= HEIGHT for y in ys), ys
     dots = [float(v) for v in re.findall(r'cy="(-?[0-9.]+)"', svg)]
+    assert all(TOP - 0.05 <= y <= HEIGHT - BOTTOM + 0.05 for y in dots), dots
     # The lower estimate is drawn lower on the page (a larger y) than the higher one.
     assert dots[0] > dots[1]
