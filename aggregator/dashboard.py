@@ -31,7 +31,8 @@ def render_dashboard(teams: list[Row], org: list[Row]) -> str:
                         for c in [*cohorts, ORG])
     tables = "".join(_metric_table(i, spec, rows) for i, spec in enumerate(METRICS))
     body = (f"<p>{legend}</p><p>Dots are the mean per contributor; bars are 95% intervals from "
-            "the known DP noise. (org) sums every released team.</p>"
+            "the known DP noise. A hollow dot is a noisy estimate beyond the field's range, "
+            "drawn at its edge. (org) sums every released team.</p>"
             + "".join(charts) + "<h2>Figures</h2>" + tables)
     periods = sorted({r.period for r in rows})
     return render_page("worktally dashboard", f"periods {periods[0]} to {periods[-1]}", body)
@@ -45,19 +46,16 @@ def chart_section(index: int, spec: MetricSpec, rows: list[Row], colors: dict[st
 
 
 def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, str]) -> str:
-    """A dot-and-whisker SVG: one column per (period, cohort), y from the intervals' range."""
-    # Estimates join the intervals in setting the axis: an interval clipped to the metric's
-    # bounds can leave a noisy estimate outside it, and its dot must stay inside the chart.
-    values = [r.figures[index].mean.value for r in rows]
-    lows = [r.figures[index].mean.low for r in rows] + values
-    highs = [r.figures[index].mean.high for r in rows] + values
-    y_min = min(0.0, *lows)
-    y_max = max(*highs, y_min + 1e-9)
+    """A dot-and-whisker SVG: one column per (period, cohort), y over the field's range."""
+    # The axis is the field's own range: a mean per person can only truly lie there. A noisy
+    # estimate beyond it is drawn at the edge as a hollow dot (its raw value is in the title).
+    y_min, y_max = float(spec.lower), float(spec.upper)
     if y_max == y_min:
         y_max = y_min + 1
 
     def y(value: float) -> float:
-        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (value - y_min) / (y_max - y_min))
+        clamped = min(max(value, y_min), y_max)
+        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (clamped - y_min) / (y_max - y_min))
 
     step = (WIDTH - LEFT - RIGHT) / len(rows)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
@@ -74,6 +72,9 @@ def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, 
         x = LEFT + step * (i + 0.5)
         color = colors.get(row.cohort, ORG_COLOR)
         label = html.escape(f"{row.cohort} {row.period}")
+        inside = y_min <= est.value <= y_max
+        dot_style = (f'fill="{color}"' if inside
+                     else f'fill="white" stroke="{color}" stroke-width="1.5"')
         parts.append(
             f'<g><title>{label}: {est.value:.2f} [{est.low:.2f}, {est.high:.2f}] n={row.n}'
             f"</title>"
@@ -83,7 +84,7 @@ def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, 
             f'y2="{y(est.low):.1f}" stroke="{color}"/>'
             f'<line x1="{x - 4:.1f}" y1="{y(est.high):.1f}" x2="{x + 4:.1f}" '
             f'y2="{y(est.high):.1f}" stroke="{color}"/>'
-            f'<circle cx="{x:.1f}" cy="{y(est.value):.1f}" r="3.5" fill="{color}"/></g>'
+            f'<circle cx="{x:.1f}" cy="{y(est.value):.1f}" r="3.5" {dot_style}/></g>'
             f'<text transform="translate({x:.1f},{HEIGHT - BOTTOM + 8}) rotate(40)">'
             f"{label}</text>")
     parts.append("</svg>")

@@ -43,7 +43,12 @@ class BarProgress:
 
 def _interval(est: dict[str, Any]) -> str:
     # Intervals are trimmed to what clipped values can reach, so show both ends, not ±.
-    return f"{est['estimate']:.0f} [{est['low']:.0f}, {est['high']:.0f}]"
+    # A noisy estimate beyond the field's range is shown at the edge, marked with "*"
+    # (clamping is post-processing: it costs no privacy; the API keeps the raw value).
+    value, low, high = est["estimate"], est["low"], est["high"]
+    shown = min(max(value, low), high)
+    mark = "*" if shown != value else ""
+    return f"{shown:.0f}{mark} [{low:.0f}, {high:.0f}]"
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -101,8 +106,9 @@ def print_result(console: Console, result: DemoResult) -> None:
     console.print(f"[bold]worktally demo[/bold]: {result.developers} developers, "
                   f"week {result.period}")
     console.print(summary_table(result.summary))
-    console.print("Each person's values carry local noise, so an estimate may fall outside its "
-                  "field's range; read the interval, which is trimmed to that range.")
+    console.print("Each person's values carry local noise, so a team's raw estimate can fall "
+                  "outside its field's range; * marks one shown at the range's edge. Intervals "
+                  "are trimmed to the range.")
     for table in review_tables(result.review):
         console.print(table)
     for verdict in result.verdicts:

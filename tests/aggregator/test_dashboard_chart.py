@@ -27,3 +27,11 @@ def test_an_estimate_outside_its_clipped_interval_stays_in_the_chart() -> None:
     assert all(TOP - 0.05 <= y <= HEIGHT - BOTTOM + 0.05 for y in dots), dots
     # The lower estimate is drawn lower on the page (a larger y) than the higher one.
     assert dots[0] > dots[1]
+    # Both estimates lie beyond the field's range, so both dots are hollow.
+    assert svg.count('fill="white"') == 2
+
+
+def test_an_estimate_inside_the_range_is_a_filled_dot() -> None:
+    svg = mean_chart(0, METRICS[0], [row("growth", 0.5, 0.2, 0.8)], {"growth": "#111"})
+    assert 'fill="#111"' in svg
+    assert 'fill="white"' not in svg
