@@ -77,6 +77,7 @@ class LineKeyer:
     """Turns lines into signed 64-bit keys (they fit DuckDB's BIGINT)."""
 
     def __init__(self, secret: bytes) -> None:
+        self._secret = secret
         self._mac = hmac.new(secret, digestmod=hashlib.sha256)
         # HMAC's two padded-key states (RFC 2104), hashed once: copying a bare sha256 state
         # per line is ~3x cheaper than hmac.HMAC.copy(), and the result is the same HMAC.
@@ -84,6 +85,10 @@ class LineKeyer:
         block = block.ljust(_SHA256_BLOCK, b"\0")
         self._inner = hashlib.sha256(block.translate(_IPAD))
         self._outer = hashlib.sha256(block.translate(_OPAD))
+
+    def __reduce__(self) -> tuple[type[LineKeyer], tuple[bytes]]:
+        # Lets the importers' worker processes (our own children, over a pipe) key lines too.
+        return (LineKeyer, (self._secret,))
 
     def _hmac64(self, norm: str) -> int:
         inner = self._inner.copy()

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import duckdb
 
 from worktally.client.events import TokenUsage
-from worktally.client.importers import offsets
+from worktally.client.importers import offsets, workers
 from worktally.client.importers.batch import ImportBatch, better_usage
 from worktally.client.importers.claude_code import ClaudeCodeParser
 from worktally.client.importers.codex import CodexParser, LineReader
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # A very long file is stored in slices of this many lines, each in its own transaction.
 LINES_PER_TRANSACTION = 50_000
+# Below this many new bytes starting child processes costs more than it saves.
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 
 Progress = Callable[[int], None]
 
@@ -170,6 +172,24 @@ def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
     summary = ImportSummary(tool)
     group = _Group(con, tool)
     known = offsets.load_all(con, tool)
+    files = list(files)
+    jobs = _parallel_jobs(known, ctx, files)
+    if jobs is not None:
+        # Children parse while this process stores what they return, in file order.
+        groups = workers.split_jobs(jobs)
+        count = min(workers.worker_count(), len(groups))
+        for result in workers.parse_parallel(ctx, tool, groups, count):
+            summary.files += 1
+            if result.error is not None:
+                log.warning("%s transcript unreadable this run: %s", tool, result.error)
+                continue
+            for batch, cursor, lines in result.slices:
+                summary.absorb(batch)
+                group.add(batch, cursor, lines)
+            if progress is not None:
+                progress(_size(result.path))
+        group.flush()
+        return summary
     for path in files:
         summary.files += 1
         try:
@@ -184,6 +204,27 @@ def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
             progress(_size(path))
     group.flush()
     return summary
+
+
+def _parallel_jobs(known: dict[str, offsets.Cursor], ctx: ImportContext,
+                   files: list[Path]) -> list[tuple[workers.FileJob, int]] | None:
+    """Jobs with their new bytes when enough is new to pay for child processes, else None."""
+    if len(files) < 2 or workers.worker_count() < 2:
+        return None
+    jobs: list[tuple[workers.FileJob, int]] = []
+    total = 0
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            stat = None
+        previous = known.get(offsets.file_key(ctx.keyer, path))
+        # Only a guess to size the work; the child checks the cursor properly.
+        done = previous.read_to if previous and stat and stat.st_size >= previous.read_to else 0
+        new_bytes = max(0, stat.st_size - done) if stat else 0
+        jobs.append((workers.FileJob(path, previous), new_bytes))
+        total += new_bytes
+    return jobs if total >= PARALLEL_MIN_BYTES else None
 
 
 def _size(path: Path) -> int:
