@@ -43,9 +43,14 @@ def usage_total(u: TokenUsage) -> int:
 
 def better_usage(old: TokenUsage, new: TokenUsage) -> bool:
     """The drain's rule, applied early: main thread beats a sidechain copy, then the larger."""
-    if old.is_sidechain != new.is_sidechain:
+    return beats(old, new.is_sidechain, usage_total(new))
+
+
+def beats(old: TokenUsage, is_sidechain: bool, total: int) -> bool:
+    """better_usage for a copy not built yet: its sidechain flag and token total."""
+    if old.is_sidechain != is_sidechain:
         return old.is_sidechain
-    return usage_total(new) > usage_total(old)
+    return total > usage_total(old)
 
 
 def edit_event_id(tool: str, call_id: str, file_id: str) -> str:

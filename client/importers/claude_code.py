@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from worktally.client.events import TokenUsage
-from worktally.client.importers.batch import ImportBatch, PendingEdit, parse_ts
+from worktally.client.importers.batch import ImportBatch, PendingEdit, beats, parse_ts
 from worktally.client.importers.context import ImportContext
 
 TOOL = "claude-code"
@@ -108,9 +108,9 @@ class ClaudeCodeParser:
         out: Any = usage.get("output_tokens")
         if not _is_count(inp) or not _is_count(out):
             return
-        if any(k in doc and doc[k] is None for k in _NOT_NULL_TOP) or any(
-            k in message and message[k] is None for k in _NOT_NULL_MESSAGE
-        ) or any(k in usage and usage[k] is None for k in _NOT_NULL_USAGE):
+        if _has_null(doc, _NOT_NULL_TOP) or _has_null(message, _NOT_NULL_MESSAGE) or _has_null(
+            usage, _NOT_NULL_USAGE
+        ):
             self.batch.skipped["null_field"] += 1
             return
         cache_read: Any = usage.get("cache_read_input_tokens") or 0
@@ -132,6 +132,12 @@ class ClaudeCodeParser:
         else:
             # ccusage never deduplicates a line without message.id; neither do we.
             usage_id = f"cc-line:{session_id}:{doc.get('uuid') or offset}"
+        is_sidechain = bool(doc.get("isSidechain"))
+        old = self.batch.usages.get(usage_id)
+        # A response is written as several lines; most copies lose, so skip building them.
+        if old is not None and not beats(old, is_sidechain,
+                                         inp + out + cache_creation + cache_read):
+            return
         model = message.get("model")
         model = model if isinstance(model, str) and model else "unknown"
         if doc.get("speed") == "fast" or usage.get("speed") == "fast":
@@ -141,7 +147,7 @@ class ClaudeCodeParser:
                 usage_id=usage_id, session_id=str(session_id or ""), tool=TOOL, model=model,
                 input_tokens=int(inp), output_tokens=int(out),
                 cache_creation_tokens=int(cache_creation), cache_read_tokens=int(cache_read),
-                is_sidechain=bool(doc.get("isSidechain")), ts=ts,
+                is_sidechain=is_sidechain, ts=ts,
                 event_id=usage_id,
             )
         )
@@ -209,6 +215,14 @@ class ClaudeCodeParser:
             pending = self._take(call_id)
             if pending is not None:
                 self.batch.confirm(call_id, pending)
+
+
+def _has_null(doc: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Whether one of `keys` is present and JSON null (a missing key counts as not null)."""
+    return None in map(doc.get, keys, _PRESENT)
+
+
+_PRESENT = (0,) * 8  # the default for an absent key: anything but None
 
 
 def _is_count(value: Any) -> bool:

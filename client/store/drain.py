@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import orjson
 
 from worktally.client import events
 from worktally.client.errors import SpoolError
@@ -189,25 +190,43 @@ def write_token_usage(con: Connection, records: Sequence[events.TokenUsage]) -> 
         "is_sidechain": [r.is_sidechain for r in rows],
         "origin": [r.origin for r in rows],
     }
-    selects = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
-    con.execute(
-        f"""
-        INSERT INTO token_usage ({", ".join(columns)}) SELECT {selects}
-        ON CONFLICT (usage_id) DO UPDATE SET
-            session_id = excluded.session_id, model = excluded.model,
-            input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-            cache_creation_tokens = excluded.cache_creation_tokens,
-            cache_read_tokens = excluded.cache_read_tokens,
-            is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
-        WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
-           OR (token_usage.is_sidechain = excluded.is_sidechain AND
-               excluded.input_tokens + excluded.output_tokens
-               + excluded.cache_creation_tokens + excluded.cache_read_tokens
-               > token_usage.input_tokens + token_usage.output_tokens
-               + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
-        """,
-        list(columns.values()),
-    )
+    # One JSON document instead of eleven Python lists: DuckDB converts it in C, several
+    # times faster (an import writes tens of thousands of rows).
+    try:
+        document = orjson.dumps(columns).decode()
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(f"token usage not storable: {exc}") from exc
+    selects = ", ".join(f"unnest(c.{name})" for name in columns)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO token_usage ({", ".join(columns)}) SELECT {selects}
+            FROM (SELECT json_transform_strict($1, '{_USAGE_SHAPE}') AS c)
+            ON CONFLICT (usage_id) DO UPDATE SET
+                session_id = excluded.session_id, model = excluded.model,
+                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+                cache_creation_tokens = excluded.cache_creation_tokens,
+                cache_read_tokens = excluded.cache_read_tokens,
+                is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
+            WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
+               OR (token_usage.is_sidechain = excluded.is_sidechain AND
+                   excluded.input_tokens + excluded.output_tokens
+                   + excluded.cache_creation_tokens + excluded.cache_read_tokens
+                   > token_usage.input_tokens + token_usage.output_tokens
+                   + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
+            """,
+            [document],
+        )
+    except duckdb.InvalidInputException as exc:  # a value of the wrong type
+        raise ValueError(f"token usage not storable: {exc}") from exc
+
+
+_USAGE_SHAPE = orjson.dumps({
+    "usage_id": ["VARCHAR"], "session_id": ["VARCHAR"], "tool": ["VARCHAR"],
+    "model": ["VARCHAR"], "ts": ["TIMESTAMPTZ"], "input_tokens": ["BIGINT"],
+    "output_tokens": ["BIGINT"], "cache_creation_tokens": ["BIGINT"],
+    "cache_read_tokens": ["BIGINT"], "is_sidechain": ["BOOLEAN"], "origin": ["VARCHAR"],
+}).decode()
 
 
 def _usage_beats(new: events.TokenUsage, old: events.TokenUsage) -> bool:
