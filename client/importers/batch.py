@@ -77,11 +77,22 @@ class ImportBatch:
 
     tool: str
     usages: dict[str, TokenUsage] = field(default_factory=dict)
-    sessions: dict[str, AISession] = field(default_factory=dict)
     edits: dict[str, EditEvent] = field(default_factory=dict)
     malformed_lines: int = 0
     failed_tool_calls: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # session_id -> [started_at, ended_at, repo_id, has_cwd, first ts]. Nearly every line
+    # widens its session, so spans are updated in place and AISessions built when read.
+    spans: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def sessions(self) -> dict[str, AISession]:
+        return {
+            sid: AISession(session_id=sid, tool=self.tool, kind="agent", repo_id=repo_id,
+                           started_at=started, ended_at=ended, has_cwd=has_cwd, ts=first,
+                           event_id=f"{self.tool}-session-{sid}")
+            for sid, (started, ended, repo_id, has_cwd, first) in self.spans.items()
+        }
 
     def add_usage(self, usage: TokenUsage) -> None:
         old = self.usages.get(usage.usage_id)
@@ -90,32 +101,27 @@ class ImportBatch:
 
     def touch_session(self, session_id: str, ts: float, repo_id: str | None,
                       has_cwd: bool) -> None:
-        old = self.sessions.get(session_id)
-        if old is None:
-            self.sessions[session_id] = AISession(
-                session_id=session_id, tool=self.tool, kind="agent", repo_id=repo_id,
-                started_at=ts, ended_at=ts, has_cwd=has_cwd, ts=ts,
-                event_id=f"{self.tool}-session-{session_id}",
-            )
+        """Widen the session's span to `ts`; it keeps the first repo and cwd it is given."""
+        span = self.spans.get(session_id)
+        if span is None:
+            self.spans[session_id] = [ts, ts, repo_id, has_cwd, ts]
             return
-        if ts >= old.started_at and ts <= old.ended_at and (
-            old.repo_id is not None or repo_id is None
-        ) and (old.has_cwd or not has_cwd):
-            return
-        self.sessions[session_id] = AISession(
-            session_id=session_id, tool=self.tool, kind="agent",
-            repo_id=old.repo_id if old.repo_id is not None else repo_id,
-            started_at=min(old.started_at, ts), ended_at=max(old.ended_at, ts),
-            has_cwd=old.has_cwd or has_cwd, ts=old.ts, event_id=old.event_id,
-        )
+        if ts < span[0]:
+            span[0] = ts
+        elif ts > span[1]:
+            span[1] = ts
+        if span[2] is None:
+            span[2] = repo_id
+        if has_cwd:
+            span[3] = True
 
     def merge(self, other: ImportBatch) -> None:
         """Fold another batch of the same tool into this one (several files, one commit)."""
         for usage in other.usages.values():
             self.add_usage(usage)
-        for s in other.sessions.values():
-            self.touch_session(s.session_id, s.started_at, s.repo_id, s.has_cwd)
-            self.touch_session(s.session_id, s.ended_at, s.repo_id, s.has_cwd)
+        for sid, (started, ended, repo_id, has_cwd, _first) in other.spans.items():
+            self.touch_session(sid, started, repo_id, has_cwd)
+            self.touch_session(sid, ended, repo_id, has_cwd)
         self.edits.update(other.edits)
         self.malformed_lines += other.malformed_lines
         self.failed_tool_calls += other.failed_tool_calls
