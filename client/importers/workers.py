@@ -12,6 +12,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -193,6 +194,8 @@ def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Nothing else may write to the result pipe.
     sys.stdout = sys.stderr
+    # Ctrl-C reaches the whole process group: the parent stops, and closing our stdin ends us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ctx, tool = _receive(stdin)
         while True:
