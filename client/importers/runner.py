@@ -175,19 +175,7 @@ def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
     files = list(files)
     jobs = _parallel_jobs(known, ctx, files)
     if jobs is not None:
-        # Children parse while this process stores what they return, in file order.
-        groups = workers.split_jobs(jobs)
-        count = min(workers.worker_count(), len(groups))
-        for result in workers.parse_parallel(ctx, tool, groups, count):
-            summary.files += 1
-            if result.error is not None:
-                log.warning("%s transcript unreadable this run: %s", tool, result.error)
-                continue
-            for batch, cursor, lines in result.slices:
-                summary.absorb(batch)
-                group.add(batch, cursor, lines)
-            if progress is not None:
-                progress(_size(result.path))
+        _import_parallel(ctx, tool, jobs, summary, group, progress)
         group.flush()
         return summary
     for path in files:
@@ -204,6 +192,24 @@ def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
             progress(_size(path))
     group.flush()
     return summary
+
+
+def _import_parallel(ctx: ImportContext, tool: str, jobs: list[tuple[workers.FileJob, int]],
+                     summary: ImportSummary, group: _Group, progress: Progress | None) -> None:
+    """Children parse while this process stores what they return, in file order."""
+    groups = workers.split_jobs(jobs)
+    count = min(workers.worker_count(), len(groups))
+    for result in workers.parse_parallel(ctx, tool, groups, count):
+        summary.files += 1
+        if result.error is not None:
+            # The whole file waits for the next run (its cursor did not move).
+            log.warning("%s transcript unreadable this run: %s", tool, result.error)
+            continue
+        for batch, cursor, lines in result.slices:
+            summary.absorb(batch)
+            group.add(batch, cursor, lines)
+        if progress is not None:
+            progress(_size(result.path))
 
 
 def _parallel_jobs(known: dict[str, offsets.Cursor], ctx: ImportContext,
