@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # One job's files together read about this many new bytes (a job is one round trip).
 JOB_BYTES = 4 * 1024 * 1024
 CHILD_MODULE = "worktally.client.importers.parse_child"
+PYTHON = sys.executable  # children run this very interpreter
 # A child is asked to stop this long before it is killed.
 STOP_TIMEOUT_S = 10.0
 _FRAME = struct.Struct("<Q")
@@ -126,16 +127,20 @@ class _Child:
 
     def __init__(self, ctx: ImportContext, tool: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", CHILD_MODULE],
+            [PYTHON, "-m", CHILD_MODULE],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[bytes] = self.proc.stdin
         self.stdout: IO[bytes] = self.proc.stdout
-        _send(self.stdin, (ctx, tool))
+        # Sent with the first job, so that a child that died at once is a WorkerCrashed too.
+        self.setup: tuple[ImportContext, str] | None = (ctx, tool)
 
     def run(self, jobs: list[FileJob]) -> list[FileResult]:
         try:
+            if self.setup is not None:
+                _send(self.stdin, self.setup)
+                self.setup = None
             _send(self.stdin, jobs)
             result = _receive(self.stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as exc:
@@ -160,7 +165,17 @@ class _Child:
 def parse_parallel(ctx: ImportContext, tool: str, groups: Sequence[list[FileJob]],
                    workers: int) -> Iterator[FileResult]:
     """Each file's result, in the order given, parsed by `workers` children."""
-    children = [_Child(ctx, tool) for _ in range(workers)]
+    children: list[_Child] = []
+    try:
+        for _ in range(workers):
+            children.append(_Child(ctx, tool))
+    except OSError as exc:
+        for child in children:
+            child.stop()
+        log.warning("could not start import workers (%s); parsing here instead", exc.strerror)
+        for jobs in groups:
+            yield from parse_job(ctx, tool, jobs)
+        return
     idle: queue.Queue[_Child] = queue.Queue()
     for child in children:
         idle.put(child)

@@ -122,3 +122,17 @@ def test_a_child_that_dies_leaves_its_files_to_the_parent(tmp_path: Path, git_re
     assert parallel_calls == [2]
     assert snapshot(con) == want
     assert "parsing its files here instead" in caplog.text
+
+
+def test_children_that_cannot_start_leave_everything_to_the_parent(
+    tmp_path: Path, git_repo: Any, parallel_calls: list[int],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    root = _tree(tmp_path, git_repo)
+    want, _ = _one_process(root, tmp_path / "serial")
+    monkeypatch.setattr(workers, "PYTHON", str(tmp_path / "no-such-python"))
+    con = open_db(tmp_path)
+    run_import(con, "claude-code", root)
+    assert parallel_calls == [2]
+    assert snapshot(con) == want
+    assert "could not start import workers" in caplog.text
