@@ -14,7 +14,15 @@ from typing import Any
 
 import duckdb
 
-from worktally.client import attribution, browser_match, external, importers, paths, survival
+from worktally.client import (
+    attribution,
+    browser_match,
+    external,
+    importers,
+    outcomes,
+    paths,
+    survival,
+)
 from worktally.client.config import Config
 from worktally.client.errors import GitError, WorktallyError
 from worktally.client.line_keys import LineKeyer
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 # Every process that drains or forgets imports this module: the browser host's chat_snippet
 # records must be readable by the drain, and their table cleared by `worktally forget`.
 browser_match.install()
+# ...and `worktally me` must show the AI usage (tokens, sessions, cost) beside the edits.
+outcomes.install()
 
 
 def register_from_spool(registry: RepoRegistry, path: str) -> None:

@@ -156,6 +156,19 @@ def commits(repo_path: Path | None, as_json: bool) -> None:
     _emit(as_json, rows, render)
 
 
+def _usage_table(usage: dict[str, Any]) -> Table:
+    """AI sessions, tokens and cost by outcome, then by tool."""
+    table = Table("", "sessions", "tokens", "cost (USD)",
+                  title=f"AI use: {usage['tokens_total']} tokens, ${usage['cost_usd']:.2f}")
+    for outcome, n in usage["sessions"].items():
+        table.add_row(outcome, str(n), str(usage["tokens"][outcome]),
+                      f"{usage['cost_usd_by_outcome'][outcome]:.2f}")
+    for tool, row in usage["by_tool"].items():
+        table.add_row(f"tool: {tool}", str(row["sessions"]), str(row["tokens"]),
+                      f"{row['cost_usd']:.2f}")
+    return table
+
+
 @click.command()
 @click.option("--week", help="ISO week like 2026-W09 (default: this week).")
 @json_option
@@ -181,6 +194,9 @@ def me(week: str | None, as_json: bool) -> None:
         rate = "n/a" if surv["rate"] is None else f"{surv['rate']:.0%}"
         console.print(f"survival: {surv['ai_lines_surviving']}/{surv['ai_lines_checked']} "
                       f"AI lines ({rate})")
+        usage = result.get("ai_usage")
+        if usage:
+            console.print(_usage_table(usage))
 
     _emit(as_json, result, render)
 
