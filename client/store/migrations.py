@@ -256,7 +256,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply every pending step, each in its own transaction; returns the final version."""
+    """Apply every pending step, each in its own transaction; returns the highest version."""
     version = current_version(con)
     # Steps are numbered by owner and may land out of order, so apply each missing number
     # rather than only those above the highest applied one.
@@ -272,5 +272,6 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except duckdb.Error:
             con.execute("ROLLBACK")
             raise
-        version = number
+        # A late lower step must not lower the reported version below one applied earlier.
+        version = max(version, number)
     return version

@@ -44,6 +44,17 @@ def test_a_lower_step_that_lands_late_is_still_applied(tmp_path, monkeypatch):
     con.close()
 
 
+def test_migrate_reports_the_highest_version_when_a_lower_step_lands_late(tmp_path, monkeypatch):
+    con = duckdb.connect(str(tmp_path / "highest.duckdb"))
+    early = [(1, "CREATE TABLE a (x INT)"), (3, "CREATE TABLE c (x INT)")]
+    monkeypatch.setattr(migrations, "MIGRATIONS", early)
+    assert migrations.migrate(con) == 3
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*early, (2, "CREATE TABLE b (x INT)")])
+    assert migrations.migrate(con) == 3
+    assert migrations.current_version(con) == 3
+    con.close()
+
+
 def test_reopened_database_is_not_migrated_again(tmp_path):
     path = tmp_path / "again.duckdb"
     con = db.connect(path)
