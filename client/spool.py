@@ -24,6 +24,21 @@ BATCH_VERSION = 1
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
+def load_batch_document(path: Path) -> dict[str, Any]:
+    """Read one batch file's JSON object, checking its size and version.
+
+    Raises SpoolError for an oversized or unknown-version batch, and lets OSError or
+    ValueError through so each reader wraps them with its own context.
+    """
+    raw = path.read_bytes()
+    if len(raw) > MAX_BATCH_BYTES:
+        raise SpoolError(f"batch {path.name} is larger than {MAX_BATCH_BYTES} bytes")
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("version") != BATCH_VERSION:
+        raise SpoolError(f"batch {path.name} has an unknown version")
+    return doc
+
+
 @dataclass(frozen=True)
 class Batch:
     batch_id: str
@@ -76,12 +91,7 @@ class Spool:
     def read(self, path: Path) -> Batch:
         """Parse a batch; raises SpoolError when it is corrupt (the caller quarantines it)."""
         try:
-            raw = path.read_bytes()
-            if len(raw) > MAX_BATCH_BYTES:
-                raise SpoolError(f"batch {path.name} is larger than {MAX_BATCH_BYTES} bytes")
-            doc = json.loads(raw)
-            if not isinstance(doc, dict) or doc.get("version") != BATCH_VERSION:
-                raise SpoolError(f"batch {path.name} has an unknown version")
+            doc = load_batch_document(path)
             records = [events.from_dict(r) for r in doc["records"]]
             return Batch(batch_id=str(doc["batch_id"]), path=path, records=records)
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -8,7 +8,6 @@ A batch that fails any check raises SpoolError, so the caller quarantines it.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from itertools import chain
@@ -17,7 +16,7 @@ from typing import Any
 
 from worktally.client import events
 from worktally.client.errors import SpoolError
-from worktally.client.spool import BATCH_VERSION, MAX_BATCH_BYTES
+from worktally.client.spool import load_batch_document
 
 # Column order of the `edits` table (keys feed `edit_lines`).
 EDIT_COLUMNS = (
@@ -142,12 +141,7 @@ class ParsedBatch:
 def read_batch(path: Path) -> ParsedBatch:
     """Parse and validate one spool file; SpoolError when any part of it is bad."""
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_BATCH_BYTES:
-            raise SpoolError(f"batch {path.name} is larger than {MAX_BATCH_BYTES} bytes")
-        doc = json.loads(raw)
-        if not isinstance(doc, dict) or doc.get("version") != BATCH_VERSION:
-            raise SpoolError(f"batch {path.name} has an unknown version")
+        doc = load_batch_document(path)
         records = doc["records"]
         if not isinstance(records, list):
             raise SpoolError(f"batch {path.name} has no record list")
