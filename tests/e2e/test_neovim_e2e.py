@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,27 @@ BLOCKS = {
               "pasted_three = len(pasted_one)"],
     "copilot_lua": ["def ai_lua_helper(y):", "    tripled = y * 3", "    return tripled - 1"],
 }
+# Copied from a browser AI chat's answer, then put into the buffer like any paste.
+BROWSER_BLOCK = ["def chat_suggested(rows):", "    kept = [r for r in rows if r]",
+                 "    return sorted(kept)"]
+CHAT_TAB = "3b1f6c2e-9a47-4d0e-8c55-7e2a9d4f1b60"
+
+
+def copy_from_browser_chat(text: str) -> None:
+    """Speak the native-messaging wire format to the real host, as the extension does."""
+    from worktally.client.cli.browser import EXTENSION_ID
+
+    message = json.dumps({"type": "copy", "family": "chatgpt", "session": CHAT_TAB,
+                          "text": text}).encode()
+    proc = subprocess.run(
+        [sys.executable, "-m", "worktally.client.cli", "browser", "host",
+         f"chrome-extension://{EXTENSION_ID}/"],
+        input=struct.pack("<I", len(message)) + message, capture_output=True,
+        timeout=CLI_TIMEOUT_S, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    (length,) = struct.unpack("<I", proc.stdout[:4])
+    assert json.loads(proc.stdout[4:4 + length]) == {"ok": True, "keys": 3}
 
 
 def _worktally(*args: str, cwd: Path) -> str:
@@ -159,38 +181,45 @@ def test_neovim_session_is_attributed_line_by_line(
     repo = git_repo("project")
     repo.commit("initial", files={"README.md": "# project\n"})
     target = repo.root / "calc.py"
+    # With the browser integration on: the chat answer's code block is copied first.
+    copy_from_browser_chat("\n".join(BROWSER_BLOCK) + "\n")
+    blocks = {**BLOCKS, "browser": BROWSER_BLOCK}
 
     env = {"WORKTALLY_BIN": str(exe), "WORKTALLY_TEST_FILE": str(target),
-           "WORKTALLY_TEST_BLOCKS": json.dumps(BLOCKS),
+           "WORKTALLY_TEST_BLOCKS": json.dumps(blocks),
            "WORKTALLY_TEST_MARK_PASTES": "1" if mark_pastes else "0"}
     session = run_headless(SCRIPTS / "session.lua", env, repo.root, tmp_path / "session.json")
 
-    expected_text = [line for name in ("typed", "copilot_vim", "paste", "copilot_lua")
-                     for line in BLOCKS[name]]
+    expected_text = [line for name in ("typed", "copilot_vim", "paste", "browser", "copilot_lua")
+                     for line in blocks[name]]
     assert session["lines"] == expected_text
     assert target.read_text(encoding="utf-8") == "\n".join(expected_text) + "\n"
     assert session["exit"] == {"code": 0, "signal": 0}
     assert session["status"].get("err") is None
-    # The server's own counts (no agent runs), as :WorktallyStatus shows them.
+    # The server's own counts (no agent runs), as :WorktallyStatus shows them: the editor
+    # cannot tell the browser copy from any other put, so both puts are bulk here.
     assert session["status"]["result"] == {
-        "typed": 2, "ai": 6, "bulk": 3, "external": 0, "paused": False, "agent": False,
+        "typed": 2, "ai": 6, "bulk": 6, "external": 0, "paused": False, "agent": False,
     }
-    # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 8-10) and,
-    # when asked to, the paste (lines 5-7); the same edits are attributed either way.
+    # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 11-13) and,
+    # when asked to, the two puts (lines 5-7 and 8-10); the same edits are attributed
+    # either way.
     reported = [(m["method"], m["range"]["start"]["line"], m["range"]["end"]["line"])
                 for m in session["marks"]]
-    expected_marks = [("worktally/aiEdit", 2, 4), ("worktally/aiEdit", 8, 10)]
+    expected_marks = [("worktally/aiEdit", 2, 4), ("worktally/aiEdit", 11, 13)]
     if mark_pastes:
-        expected_marks.insert(1, ("worktally/paste", 5, 7))
+        expected_marks[1:1] = [("worktally/paste", 5, 7), ("worktally/paste", 8, 10)]
     assert reported == expected_marks
 
     sha = repo.commit("add calc")
     _worktally("sync", cwd=repo.root)
     commits = json.loads(_worktally("commits", "--json", cwd=repo.root))
     row = next(c for c in commits if c["sha"] == sha)
+    # The accepted completions are AI (copilot), the clipboard paste stays bulk, and the put
+    # of the browser chat's code matches its copied keys: AI (browser-chat).
     assert row["lines_added"] == len(expected_text)
-    assert row["ai_lines"] == 6
-    assert row["ai_by_tool"] == {"copilot": 6}
+    assert row["ai_lines"] == 9
+    assert row["ai_by_tool"] == {"copilot": 6, "browser-chat": 3}
     assert row["bulk_lines"] == 3
     assert row["human_lines"] == 2
     assert row["external_lines"] == 0

@@ -75,11 +75,19 @@ local function main()
   vim.fn.setreg('a', blocks.paste, 'l')
   press('"ap')
 
+  -- Code copied from a browser AI chat (the test handed it to the native host first): to
+  -- the editor it is just another put.
+  if blocks.browser ~= nil then
+    vim.fn.setreg('b', blocks.browser, 'l')
+    press('G"bp')
+  end
+
   press('Go<Esc>')
   copilot_lua.standin_offer(table.concat(blocks.copilot_lua, '\n'))
   press('a<M-l><Esc>')
   wait_for('the copilot.lua accept to be reported', function()
-    return marks.sent[#marks.sent] ~= nil and marks.sent[#marks.sent].range.start.line > 5
+    local last = marks.sent[#marks.sent]
+    return last ~= nil and last.method == 'worktally/aiEdit' and last.range.start.line > 5
   end)
 
   vim.cmd('write')
@@ -87,7 +95,7 @@ local function main()
   -- Edits settle in the server before they count: ask until the counts reach what was
   -- done (lines per source), or fail with the last answer.
   local want = { typed = #blocks.typed, ai = #blocks.copilot_vim + #blocks.copilot_lua,
-                 bulk = #blocks.paste }
+                 bulk = #blocks.paste + #(blocks.browser or {}) }
   local answer, status = nil, nil
   local function settled(result)
     for source, lines in pairs(want) do
