@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from worktally.client.events import AISession, EditEvent, TokenUsage
 
 
@@ -93,6 +95,18 @@ class ImportBatch:
                            event_id=f"{self.tool}-session-{sid}")
             for sid, (started, ended, repo_id, has_cwd, first) in self.spans.items()
         }
+
+    def parse_line(self, line: bytes) -> dict[str, Any] | None:
+        """One transcript line as a JSON object, or None (counted as malformed) if it is not."""
+        try:
+            doc = orjson.loads(line)
+        except ValueError:
+            self.malformed_lines += 1
+            return None
+        if not isinstance(doc, dict):
+            self.malformed_lines += 1
+            return None
+        return doc
 
     def add_usage(self, usage: TokenUsage) -> None:
         old = self.usages.get(usage.usage_id)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from worktally.client.events import TokenUsage
 from worktally.client.importers.batch import ImportBatch, PendingEdit, beats, parse_ts
 from worktally.client.importers.context import ImportContext
@@ -71,13 +69,8 @@ class ClaudeCodeParser:
         return {"pending": {c: [p.to_json() for p in items] for c, items in calls}}
 
     def feed(self, line: bytes, offset: int) -> None:
-        try:
-            doc = orjson.loads(line)
-        except ValueError:
-            self.batch.malformed_lines += 1
-            return
-        if not isinstance(doc, dict):
-            self.batch.malformed_lines += 1
+        doc = self.batch.parse_line(line)
+        if doc is None:
             return
         ts = parse_ts(doc.get("timestamp"))
         session_id = doc.get("sessionId")

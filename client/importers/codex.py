@@ -75,13 +75,8 @@ class CodexParser:
             self.cwd = payload["cwd"]
 
     def feed(self, line: bytes, offset: int) -> None:
-        try:
-            doc = orjson.loads(line)
-        except ValueError:
-            self.batch.malformed_lines += 1
-            return
-        if not isinstance(doc, dict):
-            self.batch.malformed_lines += 1
+        doc = self.batch.parse_line(line)
+        if doc is None:
             return
         ts = parse_ts(doc.get("timestamp"))
         if ts is not None:
