@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from worktally.aggregator.provisioning import (
     open_store,
 )
 from worktally.aggregator.settings import DataDir, ReleasePolicy
+from worktally.client.demo.aggregator_process import free_port
 from worktally.client.wire.envelope import ReportPayload, seal
 from worktally.client.wire.schema import METRICS, SCHEMA_VERSION
 
@@ -70,9 +70,7 @@ def in_process(data: DataDir, envelopes: list[bytes]) -> float:
 
 
 def over_http(data: DataDir, envelopes: list[bytes]) -> float:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "worktally.aggregator.cli", "serve",
                                "--data", str(data.root), "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

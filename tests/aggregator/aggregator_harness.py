@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from worktally.aggregator.provisioning import add_cohort, init_data_dir, open_store
 from worktally.aggregator.settings import DataDir, ReleasePolicy
+from worktally.client.demo.aggregator_process import free_port
 from worktally.client.wire.envelope import ReportPayload, seal
 from worktally.client.wire.schema import METRICS, SCHEMA_VERSION
 
@@ -43,12 +43,6 @@ def make_deployment(root: Path, cohorts: dict[str, int], min_contributors: int =
     finally:
         store.close()
     return Deployment(data, dep.admin_token, dep.officer_token, tokens)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
