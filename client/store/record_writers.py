@@ -1,0 +1,246 @@
+"""How each record type is written to DuckDB: columnar inserts and idempotent upserts.
+
+Every writer runs inside the caller's transaction (the drain's, or an importer's), takes a
+sequence of records of one type, and is safe to replay: event ids and usage, session and
+count ids make a second copy change nothing or only widen what is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import duckdb
+import orjson
+
+from worktally.client import events
+from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns
+
+Connection = duckdb.DuckDBPyConnection
+TableWriter = Callable[[Connection, Sequence[Any]], None]
+
+
+def _insert_columns(con: Connection, table: str, columns: dict[str, list[Any]]) -> None:
+    if not columns or not next(iter(columns.values())):
+        return
+    names = list(columns)
+    selects = ", ".join(f"unnest(${i + 1}) AS {n}" for i, n in enumerate(names))
+    con.execute(
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT {selects}",
+        [columns[n] for n in names],
+    )
+
+
+# SQL types of the staged columns, so a constant column can be sent as one typed scalar.
+_EDIT_TYPES = {
+    "event_id": "VARCHAR", "ts": "DOUBLE", "repo_id": "VARCHAR", "file_id": "VARCHAR",
+    "language": "VARCHAR", "source": "VARCHAR", "tool": "VARCHAR", "kind": "VARCHAR",
+    "model": "VARCHAR", "session_id": "VARCHAR", "line_count": "INTEGER", "origin": "VARCHAR",
+    "keys": "VARCHAR",
+}
+_EDIT_SELECT = ", ".join("to_timestamp(ts)" if n == "ts" else n for n in EDIT_COLUMNS)
+
+
+def _stage_edits(con: Connection, cols: EditColumns) -> None:
+    """Load edit columns into the temp table `drain_edits`.
+
+    Converting Python lists is the drain's main cost, so a column holding one value (one
+    repo, one language, no model...) is sent as a single scalar, and each row's keys travel
+    as one comma-joined string, which converts several times faster than a list of ints.
+    """
+    selects: list[str] = []
+    params: list[Any] = []
+    for name in (*EDIT_COLUMNS, "keys"):
+        column: list[Any] = (
+            [",".join(map(str, k)) for k in cols.keys] if name == "keys" else getattr(cols, name)
+        )
+        params.append(column[0] if column.count(column[0]) == len(column) else column)
+        index = len(params)
+        if isinstance(params[-1], list):
+            selects.append(f"unnest(${index}) AS {name}")
+        else:
+            selects.append(f"${index}::{_EDIT_TYPES[name]} AS {name}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE drain_edits AS SELECT {', '.join(selects)}", params
+    )
+
+
+def _store_edit_columns(con: Connection, cols: EditColumns) -> None:
+    """Insert edits whose event id is new (first copy wins), with one edit_lines row per key."""
+    if not len(cols):
+        return
+    _stage_edits(con, cols)
+    try:
+        con.execute(
+            "DELETE FROM drain_edits WHERE event_id IN "
+            "(SELECT e.event_id FROM edits AS e SEMI JOIN drain_edits AS d USING (event_id))"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE drain_fresh AS SELECT * FROM drain_edits "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY rowid) = 1"
+        )
+        con.execute(f"INSERT INTO edits SELECT {_EDIT_SELECT} FROM drain_fresh")
+        con.execute(
+            "INSERT INTO edit_lines SELECT event_id, unnest(string_split(keys, ',')::BIGINT[]), "
+            "to_timestamp(ts), source, tool, kind, session_id, file_id, repo_id "
+            "FROM drain_fresh WHERE keys <> ''"
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS drain_edits")
+        con.execute("DROP TABLE IF EXISTS drain_fresh")
+
+
+def write_edits(con: Connection, records: Sequence[events.EditEvent]) -> None:
+    """Store edit events idempotently on event id (runs in the caller's transaction, if any)."""
+    cols = EditColumns()
+    for r in records:
+        cols.add_record(r)
+    _store_edit_columns(con, cols)
+
+
+def write_sessions(con: Connection, records: Sequence[events.AISession]) -> None:
+    """Upsert: a session seen again widens its time span and gains a repo once known.
+
+    One columnar statement; copies of a session within `records` are merged first by the
+    same rule, since DuckDB refuses to update one row twice in a statement.
+    """
+    merged: dict[str, list[Any]] = {}
+    for r in records:
+        row = merged.get(r.session_id)
+        if row is None:
+            merged[r.session_id] = [r.session_id, r.tool, r.kind, r.repo_id, r.started_at,
+                                    r.ended_at, r.has_cwd]
+            continue
+        row[3] = row[3] if row[3] is not None else r.repo_id
+        row[4] = min(row[4], r.started_at)
+        row[5] = max(row[5], r.ended_at)
+        row[6] = row[6] or r.has_cwd
+    if not merged:
+        return
+    rows = list(merged.values())
+    con.execute(
+        """
+        INSERT INTO ai_sessions
+        SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6),
+               unnest($7)
+        ON CONFLICT (session_id) DO UPDATE SET
+            started_at = least(ai_sessions.started_at, excluded.started_at),
+            ended_at = greatest(ai_sessions.ended_at, excluded.ended_at),
+            repo_id = coalesce(ai_sessions.repo_id, excluded.repo_id),
+            has_cwd = ai_sessions.has_cwd OR excluded.has_cwd
+        """,
+        [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+         [r[3] for r in rows], [_ts(r[4]) for r in rows], [_ts(r[5]) for r in rows],
+         [r[6] for r in rows]],
+    )
+
+
+def write_token_usage(con: Connection, records: Sequence[events.TokenUsage]) -> None:
+    """Upsert per usage_id: a main-thread copy beats a sidechain one, then the largest wins.
+
+    One columnar statement (a transcript import writes thousands of rows; a statement per
+    row cost ~4 ms each). DuckDB refuses to update one row twice in a statement, so copies
+    within `records` are first reduced by the same rule.
+    """
+    best: dict[str, events.TokenUsage] = {}
+    for r in records:
+        old = best.get(r.usage_id)
+        if old is None or _usage_beats(r, old):
+            best[r.usage_id] = r
+    if not best:
+        return
+    rows = list(best.values())
+    columns: dict[str, list[Any]] = {
+        "usage_id": [r.usage_id for r in rows],
+        "session_id": [r.session_id for r in rows],
+        "tool": [r.tool for r in rows],
+        "model": [r.model for r in rows],
+        "ts": [_ts(r.ts) for r in rows],
+        "input_tokens": [r.input_tokens for r in rows],
+        "output_tokens": [r.output_tokens for r in rows],
+        "cache_creation_tokens": [r.cache_creation_tokens for r in rows],
+        "cache_read_tokens": [r.cache_read_tokens for r in rows],
+        "is_sidechain": [r.is_sidechain for r in rows],
+        "origin": [r.origin for r in rows],
+    }
+    # One JSON document instead of eleven Python lists: DuckDB converts it in C, several
+    # times faster (an import writes tens of thousands of rows).
+    try:
+        document = orjson.dumps(columns).decode()
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(f"token usage not storable: {exc}") from exc
+    selects = ", ".join(f"unnest(c.{name})" for name in columns)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO token_usage ({", ".join(columns)}) SELECT {selects}
+            FROM (SELECT json_transform_strict($1, '{_USAGE_SHAPE}') AS c)
+            ON CONFLICT (usage_id) DO UPDATE SET
+                session_id = excluded.session_id, model = excluded.model,
+                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+                cache_creation_tokens = excluded.cache_creation_tokens,
+                cache_read_tokens = excluded.cache_read_tokens,
+                is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
+            WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
+               OR (token_usage.is_sidechain = excluded.is_sidechain AND
+                   excluded.input_tokens + excluded.output_tokens
+                   + excluded.cache_creation_tokens + excluded.cache_read_tokens
+                   > token_usage.input_tokens + token_usage.output_tokens
+                   + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
+            """,
+            [document],
+        )
+    except duckdb.InvalidInputException as exc:  # a value of the wrong type
+        raise ValueError(f"token usage not storable: {exc}") from exc
+
+
+_USAGE_SHAPE = orjson.dumps({
+    "usage_id": ["VARCHAR"], "session_id": ["VARCHAR"], "tool": ["VARCHAR"],
+    "model": ["VARCHAR"], "ts": ["TIMESTAMPTZ"], "input_tokens": ["BIGINT"],
+    "output_tokens": ["BIGINT"], "cache_creation_tokens": ["BIGINT"],
+    "cache_read_tokens": ["BIGINT"], "is_sidechain": ["BOOLEAN"], "origin": ["VARCHAR"],
+}).decode()
+
+
+def _usage_beats(new: events.TokenUsage, old: events.TokenUsage) -> bool:
+    """The upsert's rule in Python: main thread over sidechain, then the larger total."""
+    if new.is_sidechain != old.is_sidechain:
+        return old.is_sidechain
+    total_new = (new.input_tokens + new.output_tokens + new.cache_creation_tokens
+                 + new.cache_read_tokens)
+    total_old = (old.input_tokens + old.output_tokens + old.cache_creation_tokens
+                 + old.cache_read_tokens)
+    return total_new > total_old
+
+
+def write_otlp_counts(con: Connection, records: Sequence[events.OtlpCount]) -> None:
+    """Upsert per count_id keeping the largest value (a cumulative counter only grows)."""
+    for r in records:
+        con.execute(
+            """
+            INSERT INTO otlp_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (count_id) DO UPDATE SET
+                value = excluded.value, window_end = excluded.window_end
+            WHERE excluded.value > otlp_counts.value
+            """,
+            [r.count_id, r.tool, r.session_id, r.metric, r.value, _ts(r.window_start),
+             _ts(r.window_end), r.cumulative],
+        )
+
+
+WRITERS: dict[str, TableWriter] = {
+    events.EditEvent.record_type: write_edits,
+    events.AISession.record_type: write_sessions,
+    events.TokenUsage.record_type: write_token_usage,
+    events.OtlpCount.record_type: write_otlp_counts,
+}
+
+
+def register_writer(record_type: str, writer: TableWriter) -> None:
+    """Let a later module store its own record type in the same transaction."""
+    WRITERS[record_type] = writer
+
+
+def _ts(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, tz=dt.UTC)
