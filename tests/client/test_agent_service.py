@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from agent_support import stop_agent
 
 from worktally.client import config
 from worktally.client.agent.control import ask
@@ -66,17 +67,6 @@ def start_agent(*extra: str) -> subprocess.Popen[str]:
 
     wait_for(up, 30, "the agent to answer")
     return proc
-
-
-def stop_agent(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate(timeout=10)
-    return err
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from agent_support import stop_agent
 from otlp_support import CANARY
 
 from worktally.client import config
@@ -38,13 +38,7 @@ def agent(worktally_home: Path) -> Iterator[dict[str, Any]]:
             time.sleep(0.02)
         yield status
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate(timeout=10)
+        err = stop_agent(proc)
         assert CANARY not in err
 
 
