@@ -60,6 +60,7 @@ class Agent:
         self._last_sync: float | None = None
         self._owner: DbOwner | None = None
         self._watcher: Any = None
+        self._transcripts: Any = None
         self._otlp: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -90,6 +91,7 @@ class Agent:
             )
             observer = self._watch_spool()
             self._start_repo_watcher()
+            self._start_transcript_watcher()
             self._start_otlp_receiver()
             scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
             scheduler.start()
@@ -108,6 +110,8 @@ class Agent:
                 self._otlp.stop()
             if self._watcher is not None:
                 self._watcher.stop()
+            if self._transcripts is not None:
+                self._transcripts.stop()
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
@@ -202,6 +206,7 @@ class Agent:
             "last_sync": self._last_sync,
             "spool_pending": len(self.spool.pending()),
             "watcher": self._watcher is not None,
+            "transcript_folders": self._transcripts.watching if self._transcripts else 0,
             "otlp_port": self._otlp.port if self._otlp is not None else None,
         }
 
@@ -231,6 +236,19 @@ class Agent:
             return
         self._watcher = RepoWatcher(self.registry.list(), self._on_files, self._on_git)
         self._watcher.start()
+
+    def _start_transcript_watcher(self) -> None:
+        """Import AI tools' transcripts as they are written, not only on the periodic sync."""
+        from worktally.client import importers
+        from worktally.client.importers.live import TranscriptWatcher
+
+        def import_new() -> None:
+            self._post("transcript import", lambda con: importers.run_all(
+                con, self.keyer, self.registry, self.cfg))
+
+        watcher = TranscriptWatcher(importers.watch_roots(self.cfg), import_new).start()
+        log.info("watching %d transcript folders", watcher.watching)
+        self._transcripts = watcher
 
     def _start_otlp_receiver(self) -> None:
         """Serve OTLP on loopback when enabled; a busy port costs the receiver, not the agent."""
