@@ -10,7 +10,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from worktally.aggregator.errors import AggregatorError, Conflict, PolicyViolation
 from worktally.aggregator.store import AggregatorStore
+from worktally.client.errors import WorktallyError
+from worktally.client.report.periods import parse_week
 from worktally.client.wire import envelope
 from worktally.client.wire.schema import (
     METRIC_NAMES,
@@ -100,7 +102,24 @@ def _key(con: duckdb.DuckDBPyConnection, client_id: str) -> Ed25519PublicKey | N
     return Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row else None
 
 
+# Clients' clocks may run a little ahead; a week is open from its Monday 00:00 UTC minus this.
+CLOCK_SKEW = timedelta(hours=12)
+
+
+def _check_period(period: str) -> None:
+    """Only weeks that have started: a report for a future week would sit in the sums
+    before any of the work it claims to count could have happened."""
+    try:
+        week = parse_week(period)
+    except WorktallyError as exc:
+        raise PolicyViolation(f"period {period!r} is not an ISO week like 2026-W48") from exc
+    if week.start - CLOCK_SKEW > datetime.now(UTC):
+        raise PolicyViolation(f"{period} has not started yet; reports open on its Monday "
+                              "(UTC)")
+
+
 def _check_policy(con: duckdb.DuckDBPyConnection, payload: envelope.ReportPayload) -> None:
+    _check_period(payload.period)
     client = con.execute("SELECT cl.cohort, c.epsilon, c.delta, c.mechanism FROM clients cl "
                          "JOIN cohorts c ON c.name = cl.cohort WHERE cl.client_id = ?",
                          [payload.client_id]).fetchone()

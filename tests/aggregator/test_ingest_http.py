@@ -86,6 +86,7 @@ def test_every_rejection_leaves_the_aggregates_untouched(
         "out of bounds": (bob.sealed(tuple(too_big)), {}, 422),
         "wrong schema": (bob.sealed(mid_values(5), schema_version=SCHEMA_VERSION + 1), {}, 422),
         "wrong epsilon": (bob.sealed(mid_values(5), epsilon=bob.epsilon * 2), {}, 422),
+        "future week": (bob.sealed(mid_values(5), period="2099-W01"), {}, 422),
         "wrong length": (bob.sealed(mid_values(5)[:-1]), {}, 422),
         "other cohort": (bob.sealed(mid_values(5), cohort="team-b"), {}, 422),
         "second report same period": (alice.sealed(mid_values(7)), {}, 409),

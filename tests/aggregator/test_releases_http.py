@@ -43,7 +43,7 @@ def test_release_rules_and_the_audit_trail(tmp_path: Path,
     _fill(url, dep.enroll_tokens["big"], 2)
     few = release("big")
     assert few.status_code == 409 and "minimum of 3" in few.json()["detail"]
-    _fill(url, dep.enroll_tokens["big"], 2, "2026-W49")
+    _fill(url, dep.enroll_tokens["big"], 2, "2026-W47")
     _fill(url, dep.enroll_tokens["big"], 1)
 
     held = httpx.post(f"{url}/v1/privacy/holds", headers=officer, timeout=10,
