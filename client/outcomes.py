@@ -221,7 +221,6 @@ def me_ai_usage(con: Connection, week: str, cfg: Config) -> dict[str, Any]:
     return {"week": str(period), **usage_between(con, period.start, period.end, cfg)}
 
 
-
 def install() -> None:
     """Add `ai_usage` (sessions, tokens and cost by outcome and tool) to `worktally me`."""
     from worktally.client import config
