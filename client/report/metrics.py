@@ -1,35 +1,30 @@
 """One person's raw weekly metric vector, computed from the local DuckDB and clipped.
 
 Only counts leave this module: every query aggregates to a number, so no id, key or text of
-the local store can reach the report. Session outcomes come from
-`worktally.client.outcomes.weekly_session_summary` when that module exists; until it does,
-the outcome metrics are honestly zero (see `SessionSummary`).
+the local store can reach the report. Session outcomes and the token split come from
+`worktally.client.outcomes.weekly_session_summary`, which counts each request once.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
+from worktally.client import outcomes
 from worktally.client.config import Config
 from worktally.client.report.periods import IsoWeek
 from worktally.client.wire.schema import METRIC_NAMES, METRICS
 
-log = logging.getLogger(__name__)
-
 Connection = duckdb.DuckDBPyConnection
 PER_MILLE = 1000
-OUTCOMES_MODULE = "worktally.client.outcomes"
 
 
 @dataclass(frozen=True)
 class SessionSummary:
-    """Session outcomes and token split for one week (the outcomes module supplies them).
+    """Session outcomes and token split for one week, as the report uses them.
 
     Tokens count input + output + cache writes + cache reads, as the outcomes module does.
     """
@@ -40,7 +35,6 @@ class SessionSummary:
     sessions_no_context: int = 0
     tokens_total: int = 0
     tokens_shipped: int = 0
-    available: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,32 +77,12 @@ def _from_summary(raw: Any) -> SessionSummary:
         sessions_no_context=get("no_context"),
         tokens_total=get("tokens_total"),
         tokens_shipped=get("tokens_shipped"),
-        available=True,
     )
 
 
 def session_summary(con: Connection, week: IsoWeek, cfg: Config) -> SessionSummary:
-    """Ask the outcomes module for the week's session outcomes, or report none yet."""
-    try:
-        module = importlib.import_module(OUTCOMES_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != OUTCOMES_MODULE:
-            raise
-        return SessionSummary()
-    summarise = getattr(module, "weekly_session_summary", None)
-    if summarise is None:
-        return SessionSummary()
-    return _from_summary(summarise(con, str(week), cfg))
-
-
-def weekly_tokens(con: Connection, week: IsoWeek) -> int:
-    return _scalar(
-        con,
-        "SELECT sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) "
-        "FROM token_usage "
-        "WHERE ts >= ? AND ts < ?",
-        [week.start, week.end],
-    )
+    """The week's session outcomes and tokens, from the outcomes module."""
+    return _from_summary(outcomes.weekly_session_summary(con, str(week), cfg))
 
 
 def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
@@ -138,7 +112,7 @@ def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
         [end, start],
     )
     summary = session_summary(con, week, cfg)
-    tokens = summary.tokens_total if summary.available else weekly_tokens(con, week)
+    tokens = summary.tokens_total
     raw = {
         "active": int(ai_inserted > 0 or sessions_in_week > 0 or tokens > 0),
         # Ceiling division: a week with any tokens never reports zero thousand.
@@ -153,7 +127,5 @@ def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
         "sessions_repo_context": summary.sessions_repo_context,
         "sessions_no_context": summary.sessions_no_context,
     }
-    if not summary.available:
-        log.debug("no session outcomes yet: outcome metrics are reported as zero")
     values = tuple(clip(raw[m.name], m.lower, m.upper) for m in METRICS)
     return RawReport(str(week), values)

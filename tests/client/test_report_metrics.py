@@ -61,7 +61,6 @@ def test_volumes_are_clipped_to_the_schema_bounds(worktally_home: Path) -> None:
 def test_summary_fields_become_shares_and_counts() -> None:
     summary = metrics._from_summary({"shipped": 3, "no_context": 40,
                                      "tokens_total": 3000, "tokens_shipped": 1000})
-    assert summary.available
     assert (summary.sessions_shipped, summary.sessions_no_context) == (3, 40)
     assert metrics.per_mille(summary.tokens_shipped, summary.tokens_total) == 333
     assert metrics.per_mille(2, 3) == 667
