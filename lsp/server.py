@@ -301,7 +301,9 @@ def paste(ls: WorktallyServer, params: Any) -> None:
 
 
 async def status(ls: WorktallyServer, params: Any) -> dict[str, Any]:
-    agent = await asyncio.to_thread(ask_agent)
+    # No socket, no agent: answer at once. A detour through a thread would leave the reply
+    # pending long enough for a client's shutdown, sent right behind it, to cancel it.
+    agent = await asyncio.to_thread(ask_agent) if paths.socket_path().exists() else None
     own = ls.writer.counts.today() if ls.writer is not None else {}
     paused = ls.flusher.paused() if ls.flusher is not None else paths.paused_flag().exists()
     return status_reply(agent, own, paused)
