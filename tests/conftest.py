@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from git_support import GitRepo, GitRepoFactory, git_env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def never_the_real_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Defaults for the whole run, so even a module-scoped fixture or a test that forgets
+    `worktally_home` never writes the real WORKTALLY_HOME or reads real AI-tool logs."""
+    base = tmp_path_factory.mktemp("session-defaults")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKTALLY_HOME", str(base / "wt-home"))
+        for variable in ("CLAUDE_CONFIG_DIR", "CODEX_HOME"):
+            empty = base / f"empty-{variable.lower()}"
+            empty.mkdir()
+            mp.setenv(variable, str(empty))
+        yield
 
 
 @pytest.fixture
