@@ -56,6 +56,12 @@ class Cohort:
     mechanism: str
 
 
+def new_token() -> str:
+    """A 256-bit bearer or enrollment token in hex: people paste these on command lines, and
+    base64url's '-' could start one and be read as an option (`worktally enroll URL -4V...`)."""
+    return secrets.token_hex(32)
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -71,7 +77,7 @@ def init_data_dir(data: DataDir, policy: ReleasePolicy) -> Deployment:
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
     paths.write_private(data.private_key, raw)
-    tokens = {role: secrets.token_urlsafe(32) for role in ROLES}
+    tokens = {role: new_token() for role in ROLES}
     store = AggregatorStore(data.database)
     try:
         with store.transaction() as con:
@@ -124,7 +130,7 @@ def add_cohort(store: AggregatorStore, name: str, roster_size: int,
         noise_parameters(epsilon, delta, mechanism)
     except ValueError as exc:
         raise AggregatorError(f"invalid DP policy: {exc}") from exc
-    token = secrets.token_urlsafe(24)
+    token = new_token()
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM cohorts WHERE name = ?", [name]).fetchone():
             raise Conflict(f"cohort {name} already exists")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import stat
 import subprocess
@@ -61,6 +62,8 @@ def test_init_cohorts_release_and_every_report_command(tmp_path: Path) -> None:
                              "--json").stdout)
     assert len(base64.b64decode(created["public_key"])) == 32
     assert created["admin_token"] != created["officer_token"]
+    # Tokens are pasted on command lines: never anything an option parser could take.
+    tokens = [created["admin_token"], created["officer_token"]]
     for name in ("aggregator.x25519", "aggregator.duckdb"):
         assert stat.S_IMODE((root / name).stat().st_mode) == 0o600
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
@@ -70,6 +73,8 @@ def test_init_cohorts_release_and_every_report_command(tmp_path: Path) -> None:
     cohort = json.loads(run("cohort", "add", "web", "--roster", "11", "--data", str(root),
                             "--json").stdout)
     run("cohort", "add", "ops", "--roster", "12", "--epsilon", "4", "--data", str(root))
+    for token in [*tokens, cohort["enrollment_token"]]:
+        assert re.fullmatch(r"[0-9a-f]{64}", token), token
     listed = json.loads(run("cohort", "list", "--data", str(root), "--json").stdout)
     assert [(c["name"], c["roster_size"], c["epsilon"]) for c in listed["cohorts"]] == [
         ("ops", 12, 4.0), ("web", 11, cohort["epsilon"])]
