@@ -105,8 +105,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         if version <= current:
             continue
         con.execute("BEGIN")
-        con.execute(sql)
-        con.execute("INSERT INTO schema_version VALUES (?)", [version])
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?)", [version])
+        except BaseException:
+            # The same rule as every other write: nothing half-applied, nothing left open.
+            con.execute("ROLLBACK")
+            raise
         con.execute("COMMIT")
         current = version
     return current

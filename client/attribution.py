@@ -24,6 +24,7 @@ from worktally.client import gitio
 from worktally.client.config import Config
 from worktally.client.line_keys import LineKeyer
 from worktally.client.repos import Repo
+from worktally.client.store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,7 @@ def _attribute_one(con: Connection, keyer: LineKeyer, repo: Repo, root: Path,
     matches = match_keys(con, keys, commit.committed_at)
     per_line = [matches.get(k, HUMAN) for k in keys]
     counts = {s: sum(1 for m in per_line if m.source == s) for s in (*SOURCE_ORDER, "human")}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?)",
             [repo.repo_id, commit.sha, _ts(commit.committed_at), commit.is_merge, len(keys),
@@ -132,10 +132,6 @@ def _attribute_one(con: Connection, keyer: LineKeyer, repo: Repo, root: Path,
                  "kinds": [m.kind for m in per_line],
                  "sessions": [m.session_id for m in per_line]},
             )
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
 
 
 def mark_reachability(con: Connection, repo: Repo, root: Path) -> None:

@@ -17,6 +17,7 @@ import duckdb
 
 from worktally.client import events
 from worktally.client.store import drain, queries
+from worktally.client.store.transaction import transaction
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -111,14 +112,9 @@ WHERE edits.event_id = m.event_id AND edits.source = 'bulk'
 
 def match_pastes(con: Connection) -> int:
     """Relabel bulk lines copied from a browser chat as AI pastes; returns the lines changed."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         touched = con.execute(_MATCH_LINES, {"window": MATCH_WINDOW}).fetchall()
         events_touched = sorted({row[0] for row in touched})
         if events_touched:
             con.execute(_MATCH_EDITS, {"events": events_touched})
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
     return len(touched)

@@ -30,6 +30,7 @@ from worktally.client.events import EditEvent
 from worktally.client.line_keys import LineKeyer
 from worktally.client.repos import Repo
 from worktally.client.store import drain
+from worktally.client.store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,8 @@ def scan(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config,
     root = Path(repo.path)
     _wait_for_index_lock(root)
     # One transaction: snapshots never move on without the lines they found being stored.
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         recorded = _scan(con, keyer, repo, cfg, root, relpaths)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     if recorded:
         log.info("recorded %d external lines in repo %s", recorded, repo.repo_id)
     return recorded

@@ -19,6 +19,7 @@ from worktally.client.importers.locations import watch_roots
 from worktally.client.importers.runner import ImportSummary, Progress, import_files
 from worktally.client.line_keys import LineKeyer
 from worktally.client.repos import RepoRegistry
+from worktally.client.store.transaction import transaction
 
 __all__ = ["import_tool", "run_all", "watch_roots"]
 
@@ -32,13 +33,8 @@ def import_tool(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: Repo
     summary = import_files(con, ctx, tool, files, progress)
     # Always, not only when this run found edits: the watcher may have seen the files
     # after an earlier import stored the agent's lines.
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         reconcile.convert_external(con)
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
     return summary
 
 

@@ -22,6 +22,7 @@ from worktally.client.importers.claude_code import ClaudeCodeParser
 from worktally.client.importers.codex import CodexParser, LineReader
 from worktally.client.importers.context import ImportContext
 from worktally.client.store import drain
+from worktally.client.store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,7 @@ class ImportSummary:
 def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
                 cursors: Sequence[offsets.Cursor]) -> None:
     """Write one batch and the cursors that cover it atomically."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if batch.sessions:
             drain.write_sessions(con, list(batch.sessions.values()))
         if batch.usages:
@@ -90,10 +90,6 @@ def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
         if batch.edits:
             drain.write_edits(con, list(batch.edits.values()))
         offsets.save(con, cursors)
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
 
 
 def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: str,

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from worktally.client.errors import BudgetExceededError
+from worktally.client.store.transaction import transaction
 
 Connection = duckdb.DuckDBPyConnection
 # Budgets are floats summed over cohorts; this slack only absorbs rounding.
@@ -113,11 +114,9 @@ def insert(con: Connection, new: LedgerEntry, budget: Budget) -> LedgerEntry:
 
     If the (cohort, period) already has a vector, that one is returned and nothing is spent.
     """
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         existing = entry(con, new.cohort, new.period)
         if existing is not None:
-            con.execute("ROLLBACK")
             return existing
         check_budget(con, new.period, Budget(new.epsilon, new.delta), budget)
         con.execute(
@@ -127,10 +126,6 @@ def insert(con: Connection, new: LedgerEntry, budget: Budget) -> LedgerEntry:
              new.mechanism, list(new.values), new.nonce, new.idempotency_key, new.created_at,
              new.accepted_at],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return new
 
 

@@ -22,9 +22,6 @@ from worktally.client import events
 from worktally.client.errors import SpoolError
 from worktally.client.spool import Batch, Spool
 from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns, ParsedBatch, read_batch
-
-# The per-record-type writers live in record_writers; they are re-exported here because
-# importers, OTLP and browser matching register and call them as `drain.<name>`.
 from worktally.client.store.record_writers import (
     WRITERS,
     Connection,
@@ -37,6 +34,10 @@ from worktally.client.store.record_writers import (
     write_sessions,
     write_token_usage,
 )
+
+# The per-record-type writers live in record_writers; they are re-exported here because
+# importers, OTLP and browser matching register and call them as `drain.<name>`.
+from worktally.client.store.transaction import transaction
 
 __all__ = [
     "GROUP_RECORDS", "UNSTORABLE", "WRITERS", "Connection", "DrainResult", "TableWriter",
@@ -90,8 +91,8 @@ def _write_others(con: Connection, records: list[Any]) -> None:
 def store_group(con: Connection, group: Sequence[ParsedBatch]) -> set[str]:
     """Store batches in one transaction, skipping those already drained; returns stored ids."""
     ids = [b.batch_id for b in group]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    # Any failure (a writer's own ValueError too) must leave no half-stored group.
+    with transaction(con):
         seen = {
             row[0]
             for row in con.execute(
@@ -104,7 +105,6 @@ def store_group(con: Connection, group: Sequence[ParsedBatch]) -> set[str]:
             if b.batch_id not in seen:
                 fresh.setdefault(b.batch_id, b)
         if not fresh:
-            con.execute("ROLLBACK")
             return set()
         edits = EditColumns()
         others: list[Any] = []
@@ -119,11 +119,6 @@ def store_group(con: Connection, group: Sequence[ParsedBatch]) -> set[str]:
             "drained_at": [dt.datetime.now(dt.UTC)] * len(fresh),
             "records": [b.size for b in fresh.values()],
         })
-        con.execute("COMMIT")
-    except BaseException:
-        # Any failure (a writer's own ValueError too) must leave no half-stored group.
-        con.execute("ROLLBACK")
-        raise
     return set(fresh)
 
 

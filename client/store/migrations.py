@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from worktally.client.store.transaction import transaction
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -264,14 +266,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for number, sql in sorted(MIGRATIONS):
         if number in applied:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
-            con.execute("COMMIT")
-        except duckdb.Error:
-            con.execute("ROLLBACK")
-            raise
         # A late lower step must not lower the reported version below one applied earlier.
         version = max(version, number)
     return version

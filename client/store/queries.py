@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from worktally.client.events import SOURCES
+from worktally.client.store.transaction import transaction
 
 Connection = duckdb.DuckDBPyConnection
 # A `me` section: (con, week start, week end) -> JSON-ready value.
@@ -208,8 +209,7 @@ def forget(con: Connection, before: dt.datetime | None) -> dict[str, int]:
     """
     present = _existing_tables(con)
     deleted: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         commit_filter = "" if before is None else "WHERE committed_at < $1"
         params: list[Any] = [] if before is None else [before]
         con.execute(
@@ -235,8 +235,4 @@ def forget(con: Connection, before: dt.datetime | None) -> dict[str, int]:
                 continue
             row = con.execute(f"DELETE FROM {table} {where}", args).fetchone()
             deleted[table] = int(row[0]) if row else 0
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
     return deleted
