@@ -8,47 +8,27 @@ never doubles them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 
 from worktally.client.events import TokenUsage
 from worktally.client.importers import offsets, workers
 from worktally.client.importers.batch import ImportBatch, better_usage
-from worktally.client.importers.claude_code import ClaudeCodeParser
-from worktally.client.importers.codex import CodexParser, LineReader
 from worktally.client.importers.context import ImportContext
+from worktally.client.importers.reading import LINES_PER_TRANSACTION, make_parser, read_new_lines
 from worktally.client.store import drain
 from worktally.client.store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
-# A very long file is stored in slices of this many lines, each in its own transaction.
-LINES_PER_TRANSACTION = 50_000
 # Below this many new bytes starting child processes costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 
 Progress = Callable[[int], None]
-
-
-class Parser(Protocol):
-    batch: ImportBatch
-
-    def feed(self, line: bytes, offset: int) -> None: ...
-
-    def state(self) -> dict[str, Any]: ...
-
-
-def make_parser(tool: str, ctx: ImportContext, batch: ImportBatch, state: dict[str, Any],
-                reread: LineReader) -> Parser:
-    if tool == "claude-code":
-        return ClaudeCodeParser(ctx, batch, state)
-    if tool == "codex":
-        return CodexParser(ctx, batch, state, reread)
-    raise ValueError(f"no importer for {tool!r}")
 
 
 @dataclass
@@ -90,46 +70,6 @@ def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
         if batch.edits:
             drain.write_edits(con, list(batch.edits.values()))
         offsets.save(con, cursors)
-
-
-def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: str,
-                   path: Path) -> Iterator[tuple[ImportBatch, offsets.Cursor, int]]:
-    """(batch, cursor after it, lines read) for the complete lines of `path` not yet imported.
-
-    A long file comes in slices of LINES_PER_TRANSACTION lines, each with its own cursor.
-    """
-    stat = path.stat()
-    key = offsets.file_key(ctx.keyer, path)
-    previous = offsets.resume_point(known.get(key), ctx.keyer, path, stat)
-    start = previous.read_to if previous else 0
-    state = previous.state if previous else {}
-    malformed = previous.malformed_lines if previous else 0
-    if start >= stat.st_size:
-        return
-    batch = ImportBatch(tool)
-    parser = make_parser(tool, ctx, batch, state, lambda at: offsets.read_line_at(path, at))
-    end = sliced_at = start
-    count = 0
-    for count, (at, line) in enumerate(offsets.complete_lines(path, start), start=1):
-        if line.strip():
-            parser.feed(line, at)
-        end = at + len(line)
-        if count % LINES_PER_TRANSACTION == 0:
-            malformed += batch.malformed_lines
-            yield batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed), count
-            batch = ImportBatch(tool)
-            parser.batch = batch
-            sliced_at = end
-    if end > sliced_at:
-        malformed += batch.malformed_lines
-        yield batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed), count
-
-
-def _cursor(ctx: ImportContext, path: Path, key: str, tool: str, inode: int, end: int,
-            parser: Parser, malformed: int) -> offsets.Cursor:
-    head = offsets.head_key(ctx.keyer, path, end)
-    return offsets.Cursor(file_key=key, tool=tool, inode=inode, head_key=head, read_to=end,
-                          state=parser.state(), malformed_lines=malformed)
 
 
 class _Group:

@@ -25,6 +25,7 @@ from typing import IO, Any
 from worktally.client.importers import offsets
 from worktally.client.importers.batch import ImportBatch
 from worktally.client.importers.context import ImportContext
+from worktally.client.importers.reading import read_new_lines
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ PYTHON = sys.executable  # children run this very interpreter
 STOP_TIMEOUT_S = 10.0
 _FRAME = struct.Struct("<Q")
 
-# (batch, cursor after it, lines read): one slice of a file, as `runner.read_new_lines` yields.
+# (batch, cursor after it, lines read): one slice of a file, as `reading.read_new_lines` yields.
 Slice = tuple[ImportBatch, offsets.Cursor, int]
 
 
@@ -59,8 +60,6 @@ class FileResult:
 
 def parse_job(ctx: ImportContext, tool: str, jobs: Sequence[FileJob]) -> list[FileResult]:
     """Read each file's new lines (in this process); the unit a child runs."""
-    # Imported here: runner imports this module.
-    from worktally.client.importers.runner import read_new_lines
 
     out: list[FileResult] = []
     for job in jobs:
