@@ -36,7 +36,7 @@ from worktally.aggregator.settings import (
 from worktally.aggregator.store import AggregatorStore
 from worktally.aggregator.summary import build_summary, org_rows, release_row
 from worktally.client import paths
-from worktally.client.errors import WorktallyError
+from worktally.client.wire.errors import WorktallyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

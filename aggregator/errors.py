@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worktally.client.errors import WorktallyError
+from worktally.client.wire.errors import WorktallyError
 
 
 class AggregatorError(WorktallyError):

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from worktally.aggregator.errors import AggregatorError, Conflict, PolicyViolation
 from worktally.aggregator.store import AggregatorStore
-from worktally.client.errors import WorktallyError
-from worktally.client.report.periods import parse_week
 from worktally.client.wire import envelope
+from worktally.client.wire.errors import PeriodError
+from worktally.client.wire.periods import parse_week
 from worktally.client.wire.schema import (
     METRIC_NAMES,
     METRICS,
@@ -111,7 +111,7 @@ def _check_period(period: str) -> None:
     before any of the work it claims to count could have happened."""
     try:
         week = parse_week(period)
-    except WorktallyError as exc:
+    except PeriodError as exc:
         raise PolicyViolation(f"period {period!r} is not an ISO week like 2026-W48") from exc
     if week.start - CLOCK_SKEW > datetime.now(UTC):
         raise PolicyViolation(f"{period} has not started yet; reports open on its Monday "

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from worktally.client.config import ReportConfig
+from worktally.client.wire.privacy import DEFAULT_PRIVACY
 
 # A cohort is released only when its public roster has at least this many people.
 DEFAULT_K = 10
 # ...and at least this many of them sent a report for the period.
 DEFAULT_MIN_CONTRIBUTORS = 5
 # New cohorts get the client's default budget, so an unconfigured client matches.
-DEFAULT_EPSILON = ReportConfig.epsilon
-DEFAULT_DELTA = ReportConfig.delta
-DEFAULT_MECHANISM = "discrete_laplace"
-PERIOD_KIND = ReportConfig.period
+DEFAULT_EPSILON = DEFAULT_PRIVACY.epsilon
+DEFAULT_DELTA = DEFAULT_PRIVACY.delta
+DEFAULT_MECHANISM = DEFAULT_PRIVACY.mechanism.value
+PERIOD_KIND = DEFAULT_PRIVACY.period.value
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 

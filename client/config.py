@@ -15,6 +15,7 @@ from typing import Any
 
 from worktally.client import paths
 from worktally.client.errors import ConfigError
+from worktally.client.wire.privacy import DEFAULT_PRIVACY
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,9 @@ class ReportConfig:
     aggregator_url: str = ""
     cohort: str = ""
     # Privacy budget per person per period (see docs/privacy.md for the reasoning).
-    epsilon: float = 8.0
-    delta: float = 0.0
-    period: str = "iso-week"
+    epsilon: float = DEFAULT_PRIVACY.epsilon
+    delta: float = DEFAULT_PRIVACY.delta
+    period: str = DEFAULT_PRIVACY.period.value
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from worktally.client.wire.errors import WorktallyError
 
-class WorktallyError(Exception):
-    """Base class for errors shown to the user as a one-line message."""
+__all__ = [
+    "AgentBusyError", "BudgetExceededError", "ConfigError", "EnrollmentError", "GitError",
+    "ImportFormatError", "SpoolError", "UploadError", "WorktallyError",
+]
 
 
 class ConfigError(WorktallyError):

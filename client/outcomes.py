@@ -17,7 +17,7 @@ import duckdb
 
 from worktally.client import pricing
 from worktally.client.config import Config
-from worktally.client.report.periods import parse_week
+from worktally.client.wire.periods import parse_week
 
 Connection = duckdb.DuckDBPyConnection
 OUTCOMES = ("shipped", "edited", "repo_context", "no_context")

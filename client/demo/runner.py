@@ -26,7 +26,7 @@ from worktally.client.demo.scenario import (
 )
 from worktally.client.demo.verdict import Verdict, judge
 from worktally.client.errors import WorktallyError
-from worktally.client.report.periods import week_of
+from worktally.client.wire.periods import week_of
 
 T = TypeVar("T")
 # Transcripts start this long before the run, so every agent edit precedes the commit (in

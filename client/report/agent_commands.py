@@ -16,8 +16,8 @@ from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
 from worktally.client.report import ledger, weekly
 from worktally.client.report.identity import load_enrollment, load_signing_key
-from worktally.client.report.periods import last_complete_week, parse_week
 from worktally.client.report.upload import records_from_json
+from worktally.client.wire.periods import last_complete_week, parse_week
 from worktally.client.wire.schema import METRIC_NAMES
 
 Connection = duckdb.DuckDBPyConnection

@@ -15,7 +15,7 @@ import duckdb
 
 from worktally.client import outcomes
 from worktally.client.config import Config
-from worktally.client.report.periods import IsoWeek
+from worktally.client.wire.periods import IsoWeek
 from worktally.client.wire.schema import METRIC_NAMES, METRICS
 
 Connection = duckdb.DuckDBPyConnection

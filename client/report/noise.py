@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import opendp.prelude as dp
 
+from worktally.client.wire.privacy import DEFAULT_PRIVACY, Mechanism
 from worktally.client.wire.schema import METRICS, MetricSpec, NoiseSpec, noise_parameters
 
 dp.enable_features("contrib")
@@ -36,7 +37,7 @@ class NoisedVector:
 
 def measurement(noise: NoiseSpec) -> dp.Measurement:
     """Discrete Laplace on one i64 value (i64: token counts overflow OpenDP's default i32)."""
-    if noise.mechanism != "discrete_laplace":
+    if noise.mechanism != Mechanism.DISCRETE_LAPLACE:
         raise ValueError(f"unsupported mechanism {noise.mechanism!r}")
     return dp.m.make_laplace(
         dp.atom_domain(T="i64"), dp.absolute_distance(T="i64"), scale=noise.scale
@@ -49,7 +50,7 @@ def certified_epsilon(metric: MetricSpec, noise: NoiseSpec) -> float:
 
 
 def add_noise(values: Sequence[int], epsilon: float, delta: float = 0.0,
-              mechanism: str = "discrete_laplace") -> NoisedVector:
+              mechanism: str = DEFAULT_PRIVACY.mechanism) -> NoisedVector:
     """Noise a clipped vector (schema.METRICS order) under a total budget of ε (and δ)."""
     if len(values) != len(METRICS):
         raise ValueError(f"expected {len(METRICS)} values, got {len(values)}")

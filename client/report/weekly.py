@@ -20,8 +20,8 @@ from worktally.client.errors import WorktallyError
 from worktally.client.report import ledger, metrics, noise
 from worktally.client.report.identity import Enrollment, check_cohort_budget
 from worktally.client.report.ledger import Budget, LedgerEntry, UploadRecord
-from worktally.client.report.periods import IsoWeek
 from worktally.client.wire.envelope import ReportPayload, seal
+from worktally.client.wire.periods import IsoWeek
 from worktally.client.wire.schema import METRIC_NAMES, SCHEMA_VERSION
 
 Connection = duckdb.DuckDBPyConnection

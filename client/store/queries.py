@@ -7,7 +7,6 @@ holding the lock run exactly the same code. Results are JSON-ready dicts.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,12 +14,12 @@ import duckdb
 
 from worktally.client.events import SOURCES
 from worktally.client.store.transaction import transaction
+from worktally.client.wire import periods
 
 Connection = duckdb.DuckDBPyConnection
 # A `me` section: (con, week start, week end) -> JSON-ready value.
 MeSection = Callable[[Connection, dt.datetime, dt.datetime], Any]
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 # Tables `forget` clears, with the column that dates a row. Later migrations register theirs.
 # Kept on purpose: report_ledger/report_uploads (forgetting spent privacy budget would let it
@@ -121,26 +120,14 @@ def commits(con: Connection, repo_id: str | None = None) -> list[dict[str, Any]]
     return out
 
 
-def week_bounds(week: str) -> tuple[dt.datetime, dt.datetime]:
-    """Local [Monday 00:00, next Monday 00:00) of an ISO week written `YYYY-Www`."""
-    match = _WEEK.match(week)
-    if not match:
-        raise ValueError(f"a week is written YYYY-Www (like 2026-W09), not {week!r}")
-    year, number = int(match.group(1)), int(match.group(2))
-    monday = dt.date.fromisocalendar(year, number, 1)
-    start = dt.datetime.combine(monday, dt.time()).astimezone()
-    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time()).astimezone()
-    return start, end
-
-
 def current_week(now: float) -> str:
-    year, number, _ = dt.datetime.fromtimestamp(now).isocalendar()
-    return f"{year}-W{number:02d}"
+    """The ISO week of `now` in local time (the developer's own views use local weeks)."""
+    return str(periods.local_week_of(now))
 
 
 def me(con: Connection, week: str) -> dict[str, Any]:
     """The developer's own week: edits by source, commits, AI lines by tool/kind, survival."""
-    start, end = week_bounds(week)
+    start, end = periods.local_bounds(periods.parse_week(week))
     totals = con.execute(
         """
         SELECT count(*), coalesce(sum(lines_added), 0), coalesce(sum(ai_lines), 0),

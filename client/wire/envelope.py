@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from worktally.client.errors import WorktallyError
+from worktally.client.wire.errors import WireError
 
 MAGIC = b"WTR1"
 # A real report is about 600 bytes; the cap keeps a hostile upload from costing memory.
@@ -36,7 +36,7 @@ _PERIOD = re.compile(r"[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])")
 _COHORT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class EnvelopeError(WorktallyError):
+class EnvelopeError(WireError):
     """A report envelope could not be accepted; the message says why."""
 
 

@@ -50,7 +50,7 @@ def parse_week(text: str) -> IsoWeek:
             pass
         else:
             return IsoWeek(year, week)
-    raise PeriodError(f"{text!r} is not an ISO week; write it like 2026-W48")
+    raise PeriodError(f"{text!r} is not an ISO week; write it YYYY-Www, like 2026-W48")
 
 
 def local_week_of(now: float) -> IsoWeek:

@@ -9,18 +9,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from worktally.client.wire.privacy import ACCEPTED_SCALES, DEFAULT_PRIVACY, Mechanism
+
 SCHEMA_VERSION = 1
 
-# The per-person, per-ISO-week budget a cohort asks for by default (docs/privacy.md says why
-# it is this large under local noise, and what it means).
-DEFAULT_EPSILON = 8.0
-DEFAULT_DELTA = 0.0
-DEFAULT_MECHANISM = "discrete_laplace"
-MECHANISMS = ("discrete_laplace",)
-
-# A noised value farther than this many noise scales outside the clipping bounds is not
-# something the mechanism produces (probability below e^-60), so the aggregator rejects it.
-ACCEPTED_SCALES = 60
+DEFAULT_EPSILON = DEFAULT_PRIVACY.epsilon
+DEFAULT_DELTA = DEFAULT_PRIVACY.delta
+DEFAULT_MECHANISM = DEFAULT_PRIVACY.mechanism
+MECHANISMS = tuple(m.value for m in Mechanism)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from worktally.client.report.periods import IsoWeek
+from worktally.client.wire.periods import IsoWeek
 
 Connection = Any
 

@@ -14,8 +14,8 @@ from worktally.client.config import Config, ReportConfig
 from worktally.client.errors import BudgetExceededError, WorktallyError
 from worktally.client.report import ledger, weekly
 from worktally.client.report.identity import Enrollment
-from worktally.client.report.periods import parse_week
 from worktally.client.store import db
+from worktally.client.wire.periods import parse_week
 
 WEEK = parse_week("2026-W20")
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

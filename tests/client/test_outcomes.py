@@ -15,8 +15,8 @@ from worktally.client.attribution import attribute_new_commits
 from worktally.client.config import Config
 from worktally.client.events import AISession, TokenUsage
 from worktally.client.outcomes import me_ai_usage, session_outcomes, weekly_session_summary
-from worktally.client.report.periods import week_of
 from worktally.client.store import drain
+from worktally.client.wire.periods import week_of
 
 CFG = Config()
 DAY_S = 86_400

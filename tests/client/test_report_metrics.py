@@ -11,8 +11,8 @@ from report_support import seed_week
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
 from worktally.client.report import metrics
-from worktally.client.report.periods import last_complete_week, parse_week, week_of
 from worktally.client.store import db
+from worktally.client.wire.periods import last_complete_week, parse_week, week_of
 from worktally.client.wire.schema import METRIC_NAMES, METRICS_BY_NAME
 
 WEEK = parse_week("2026-W20")

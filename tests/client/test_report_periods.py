@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worktally.client.report.periods import last_complete_week, parse_week, week_of
+from worktally.client.wire.periods import last_complete_week, parse_week, week_of
 
 moments = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31),
                        timezones=st.just(dt.UTC))

@@ -21,9 +21,9 @@ from worktally.client.cli.reporting import run_request
 from worktally.client.errors import UploadError
 from worktally.client.report import upload
 from worktally.client.report.identity import enrollment_path, signing_key_path
-from worktally.client.report.periods import parse_week
 from worktally.client.store import db
 from worktally.client.wire.envelope import ReportPayload, open_envelope
+from worktally.client.wire.periods import parse_week
 from worktally.client.wire.schema import METRIC_NAMES
 
 WEEK = "2026-W20"
