@@ -100,16 +100,32 @@ class Prio3(Prio3Codec, Generic[M, R]):
         bytes; both are parameters only so the test vectors can be replayed.
         """
         with _step("shard"):
-            if len(nonce) != NONCE_SIZE:
-                raise VdafError("incorrect nonce size")
-            if len(rand) != self.RAND_SIZE:
-                raise VdafError("incorrect size of random bytes argument")
-            s = self.SEED_SIZE
-            seeds = [rand[i:i + s] for i in range(0, self.RAND_SIZE, s)]
-            meas = self.flp.encode(measurement)
-            if self.uses_joint_rand:
-                return self._shard_with_joint_rand(ctx, meas, nonce, seeds)
-            return self._shard_without_joint_rand(ctx, meas, seeds)
+            return self._shard_meas(ctx, self.flp.encode(measurement), nonce, rand)
+
+    def shard_encoded(self, ctx: bytes, meas: list[int], nonce: bytes,
+                      rand: bytes) -> tuple[PublicShare, list[InputShare]]:
+        """Shard an already encoded measurement, valid or not, with an honest proof.
+
+        For soundness tests: a client can always do this, so the aggregators must reject
+        whatever invalid vector comes in this way.
+        """
+        with _step("shard"):
+            p = self.field.MODULUS
+            if len(meas) != self.MEAS_LEN or not all(0 <= x < p for x in meas):
+                raise VdafError(f"encoded measurement must be {self.MEAS_LEN} field elements")
+            return self._shard_meas(ctx, list(meas), nonce, rand)
+
+    def _shard_meas(self, ctx: bytes, meas: list[int], nonce: bytes,
+                    rand: bytes) -> tuple[PublicShare, list[InputShare]]:
+        if len(nonce) != NONCE_SIZE:
+            raise VdafError("incorrect nonce size")
+        if len(rand) != self.RAND_SIZE:
+            raise VdafError("incorrect size of random bytes argument")
+        s = self.SEED_SIZE
+        seeds = [rand[i:i + s] for i in range(0, self.RAND_SIZE, s)]
+        if self.uses_joint_rand:
+            return self._shard_with_joint_rand(ctx, meas, nonce, seeds)
+        return self._shard_without_joint_rand(ctx, meas, seeds)
 
     def _shard_without_joint_rand(self, ctx: bytes, meas: list[int],
                                   seeds: list[bytes]) -> tuple[PublicShare, list[InputShare]]:
