@@ -8,6 +8,7 @@ the circuit are scaled by 1/num_shares so the shares' outputs still add up.
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Generic, TypeVar
@@ -23,6 +24,7 @@ from worktally.client.wire.vdaf.gadgets import (
     wire_poly_len,
 )
 
+_mul = operator.mul
 M = TypeVar("M")  # measurement type
 R = TypeVar("R")  # aggregate result type
 
@@ -106,7 +108,7 @@ def encode_range_checked_int(value: int, max_measurement: int) -> list[int]:
 
 def decode_range_checked_int(field: Field, encoded: Sequence[int], weights: list[int]) -> int:
     """Weighted sum of the (shares of) bits; linear, so it works on shares too."""
-    return sum(w * b for w, b in zip(weights, encoded, strict=True)) % field.MODULUS
+    return sum(map(_mul, weights, encoded)) % field.MODULUS
 
 
 def parallel_range_check(field: Field, gadget: Gadget, meas: list[int],
@@ -121,22 +123,18 @@ def parallel_range_check(field: Field, gadget: Gadget, meas: list[int],
     """
     p = field.MODULUS
     out = 0
-    n = len(meas)
-    inputs = [0] * (2 * chunk_length)
+    pad = -shares_inv % p
     for c in range(calls):
         r = joint_rand[c]
-        r_power = r
-        base = c * chunk_length
-        inputs = [0] * (2 * chunk_length)
-        for j in range(chunk_length):
-            index = base + j
-            if index < n:
-                m = meas[index]
-                inputs[2 * j] = r_power * m % p
-                inputs[2 * j + 1] = (m - subtrahends[index]) % p
-            else:
-                inputs[2 * j + 1] = -shares_inv % p
-            r_power = r_power * r % p
+        powers = [r] * chunk_length
+        for j in range(1, chunk_length):
+            powers[j] = powers[j - 1] * r % p
+        chunk = meas[c * chunk_length:(c + 1) * chunk_length]
+        subs = subtrahends[c * chunk_length:(c + 1) * chunk_length]
+        # Gadget inputs interleave (r**(j+1) * m, m - s) per element; padding is (0, -s).
+        inputs = [0, pad] * chunk_length
+        inputs[0:2 * len(chunk):2] = [x * y % p for x, y in zip(powers, chunk, strict=False)]
+        inputs[1:2 * len(chunk):2] = [(x - y) % p for x, y in zip(chunk, subs, strict=True)]
         out += gadget.eval(field, inputs)
     return out % p
 

@@ -10,6 +10,7 @@ the gadget applied to the wire values equals the gadget polynomial's value at t.
 
 from __future__ import annotations
 
+import operator
 from typing import Generic, TypeVar
 
 from worktally.client.wire.vdaf.circuits import Valid
@@ -24,6 +25,7 @@ from worktally.client.wire.vdaf.gadgets import (
 )
 from worktally.client.wire.vdaf.polynomial import lagrange_weights
 
+_mul = operator.mul
 M = TypeVar("M")
 R = TypeVar("R")
 
@@ -95,7 +97,7 @@ class Flp(Generic[M, R]):
         if self.valid.EVAL_OUTPUT_LEN > 1:
             rand = query_rand[:self.valid.EVAL_OUTPUT_LEN]
             query_rand = query_rand[self.valid.EVAL_OUTPUT_LEN:]
-            v = sum(r * o for r, o in zip(rand, out, strict=True)) % p
+            v = sum(map(_mul, rand, out)) % p
         else:
             [v] = out
 
@@ -105,14 +107,17 @@ class Flp(Generic[M, R]):
             # measurement) instead of a blinded polynomial evaluation: the draft aborts.
             if pow(t, shim.p, p) == 1:
                 raise VdafError("query: test point is a root of unity")
-            wires = shim.wires()
+            # Each wire polynomial is [seed, call_1, ..., call_k, 0, ...]: its value at t is
+            # a dot product with the Lagrange weights, taken straight from the recorded
+            # calls (the zero padding contributes nothing).
             weights = lagrange_weights(field, shim.p, t)
-            verifier += [sum(w * x for w, x in zip(weights, wire, strict=True)) % p
-                         for wire in wires[:shim.ARITY]]
+            w0, rest = weights[0], weights[1:]
+            columns = zip(*shim.recorded, strict=True)
+            verifier += [(seed * w0 + sum(map(_mul, rest, column))) % p
+                         for seed, column in zip(shim.wire_seeds, columns, strict=True)]
             gadget_weights = (weights if len(shim.poly) == shim.p
                               else lagrange_weights(field, len(shim.poly), t))
-            verifier.append(sum(w * x for w, x in zip(gadget_weights, shim.poly,
-                                                      strict=True)) % p)
+            verifier.append(sum(map(_mul, gadget_weights, shim.poly)) % p)
         return verifier
 
     def decide(self, verifier: list[int]) -> bool:

@@ -55,14 +55,16 @@ class Xof(ABC):
         size, p = field.ENCODED_SIZE, field.MODULUS
         mask = (1 << p.bit_length()) - 1
         from_bytes = int.from_bytes
-        vec: list[int] = []
+        data = self.next(length * size)
+        vec = [from_bytes(data[i:i + size], "little") & mask
+               for i in range(0, length * size, size)]
+        if not vec or max(vec) < p:  # the common case: no candidate rejected
+            return vec
+        vec = [x for x in vec if x < p]
         while len(vec) < length:
-            need = length - len(vec)
-            data = self.next(need * size)
-            for i in range(0, need * size, size):
-                x = from_bytes(data[i:i + size], "little") & mask
-                if x < p:
-                    vec.append(x)
+            x = from_bytes(self.next(size), "little") & mask
+            if x < p:
+                vec.append(x)
         return vec
 
     @classmethod
