@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from worktally.client.wire.vdaf import Entry, Prio3, bounded_vec
+from worktally.client.wire.vdaf import BoundedVec, Entry, Prio3, bounded_vec
 
 TARGET_REPORTS_PER_S = 500
 CTX = b"worktally/report/v1"
@@ -120,8 +120,10 @@ def main() -> None:
         hpke_rates.append(hpke_open_rate(args.reports))
     sizes = reports[0]
     med = statistics.median
+    circuit = vdaf.flp.valid
+    assert isinstance(circuit, BoundedVec)
     print(f"report: {len(ENTRIES)} entries, {vdaf.MEAS_LEN} encoded elements, chunk length "
-          f"{vdaf.flp.valid.chunk_length}, proof {vdaf.PROOF_LEN} elements (Field128)")  # type: ignore[attr-defined]
+          f"{circuit.chunk_length}, proof {vdaf.PROOF_LEN} elements (Field128)")
     print(f"bytes: public share {len(sizes[1])}, leader share {len(sizes[2][0])}, "
           f"helper share {len(sizes[2][1])}")
     print(f"reports per run: {args.reports}, runs: {args.runs} (medians, CPU time)")

@@ -181,9 +181,6 @@ class QueryGadget(Gadget):
     def eval_poly(self, field: Field, inp_poly: list[list[int]]) -> list[int]:
         raise VdafError("the query shim is never evaluated on polynomials")
 
-    def wires(self) -> list[list[int]]:
-        return _wires(self.wire_seeds, self.recorded, self.p)
-
 
 def _wires(seeds: list[int], recorded: list[list[int]], p: int) -> list[list[int]]:
     if len(recorded) > p - 1:
