@@ -88,7 +88,7 @@ def _one(markdown: str) -> DocCommand:
         ("`worktally-aggregator cohort add web --roster many --data DIR`", "not a valid integer"),
         ("`worktally-aggregator summary [--json]`", "Missing option '--data'"),
         ("```sh\nworktally repos add\n```", "Missing argument 'PATH'"),
-        ("```sh\nWORKTALLY_HOME=/tmp/x worktally sttus\n```", "No such command"),
+        ("```sh\nWORKTALLY_HOME=demo-home worktally sttus\n```", "No such command"),
         ("```bash\nworktally status --json | jq . && worktally sync --bogus\n```", "--bogus"),
         ("```sh\nworktally-aggregator release --data DIR \\\n  --cohort web\n```",
          "Missing option '--period'"),
@@ -107,7 +107,7 @@ def test_the_checker_refuses_a_bad_line(markdown: str, complaint: str) -> None:
         ("```sh\nworktally me --week 2026-W48   # your week\n```", "worktally me --week 2026-W48"),
         ("```console\n$ worktally status\n```", "worktally status"),
         ("`worktally report send --week <this week>`", "worktally report send --week <this week>"),
-        ("```sh\nWORKTALLY_HOME=/tmp/x worktally status --json | jq .today\n```",
+        ("```sh\nWORKTALLY_HOME=demo-home worktally status --json | jq .today\n```",
          "worktally status --json"),
         ("```sh\nworktally-aggregator hold --data DIR --cohort web \\\n"
          "  --period 2026-W48 --reason \"team of 3\"\n```",
