@@ -28,9 +28,17 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Each module adds its own commands; the import order is the help order.
-    from worktally.client.cli import browser, capture, demo, editor, importing, reporting
+    from worktally.client.cli import (
+        browser,
+        capture,
+        demo,
+        editor,
+        importing,
+        reporting,
+        settings,
+    )
 
-    for module in (capture, importing, reporting, browser, editor, demo):
+    for module in (capture, importing, reporting, browser, editor, settings, demo):
         module.register(cli)
 
 

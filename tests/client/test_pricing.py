@@ -102,6 +102,7 @@ def test_shipped_table_is_dated_and_labels_estimates() -> None:
     assert table.models["claude-opus-4-5"].estimate
 
 
+@pytest.mark.ccusage
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not present")
 def test_sample_costs_match_ccusage(worktally_home: Path) -> None:
     expected_claude = json.loads(

@@ -19,6 +19,9 @@ from lsp_editor import Editor, run_editor, spooled_edits
 
 from worktally.client.line_keys import LineKeyer
 
+# Node runs the extension's own logic: like tests/e2e/, this may not skip in CI.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 LOGIC = ROOT / "lsp" / "vscode" / "src" / "logic.js"
 

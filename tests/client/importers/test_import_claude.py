@@ -29,6 +29,7 @@ def _home(worktally_home: Path) -> None:
     """Every test gets its own WORKTALLY_HOME."""
 
 
+@pytest.mark.ccusage
 def test_real_samples_equal_ccusage_20_0_24(tmp_path: Path) -> None:
     samples = SAMPLES / "claude-code"
     if not samples.is_dir():

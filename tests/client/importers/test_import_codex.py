@@ -38,6 +38,7 @@ def _sample(name: str) -> Path:
     return path
 
 
+@pytest.mark.ccusage
 def test_real_rollout_equals_ccusage_20_0_24(tmp_path: Path) -> None:
     path = _sample(ROLLOUT)
     expected = json.loads(
@@ -54,6 +55,7 @@ def test_real_rollout_equals_ccusage_20_0_24(tmp_path: Path) -> None:
     assert set(by_model(con, "codex")) == {"gpt-5.1-codex"}
 
 
+@pytest.mark.ccusage
 def test_legacy_rollout_gives_zero_tokens_and_its_patches(tmp_path: Path) -> None:
     path = _sample(LEGACY)
     con = open_db(tmp_path)
