@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from worktally.client import paths
-from worktally.client.browser_match import FAMILIES, TOOL, ChatSnippet
+from worktally.client.browser_match import FAMILIES, TOOL
 from worktally.client.errors import SpoolError
-from worktally.client.events import AISession, TokenUsage
+from worktally.client.events import AISession, ChatSnippet, TokenUsage
 from worktally.client.line_keys import LineKeyer
 from worktally.client.spool import Spool
 

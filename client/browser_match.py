@@ -8,15 +8,9 @@ lines of tool `browser-chat`, so attribution and session outcomes follow them in
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 import duckdb
 
-from worktally.client import events
-from worktally.client.store import drain, queries
 from worktally.client.store.transaction import transaction
 
 Connection = duckdb.DuckDBPyConnection
@@ -27,54 +21,6 @@ PASTE_KIND = "paste"
 FAMILIES = ("chatgpt", "claude", "gemini", "copilot", "mistral", "perplexity")
 # A paste links to a chat copy at most this long after it: older copies are not evidence.
 MATCH_WINDOW = dt.timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class ChatSnippet:
-    """Keyed lines of one copy from an AI chat's answer; the text itself is never kept."""
-
-    record_type: ClassVar[str] = "chat_snippet"
-    session_id: str
-    family: str
-    keys: tuple[int, ...]
-    ts: float = field(default_factory=time.time)
-    event_id: str = field(default_factory=events.new_id)
-
-
-def write_chat_snippets(con: Connection, records: Sequence[ChatSnippet]) -> None:
-    """Store one row per keyed line; a snippet whose event id is stored already is skipped."""
-    fresh = {r.event_id: r for r in records if r.keys}
-    if not fresh:
-        return
-    known = {
-        row[0] for row in con.execute(
-            "SELECT DISTINCT event_id FROM chat_snippets WHERE event_id IN (SELECT unnest($1))",
-            [list(fresh)],
-        ).fetchall()
-    }
-    rows = [r for event_id, r in fresh.items() if event_id not in known]
-    if not rows:
-        return
-    con.execute(
-        """
-        INSERT INTO chat_snippets
-        SELECT event_id, session_id, family, unnest(keys), to_timestamp(ts)
-        FROM (SELECT unnest($1) AS event_id, unnest($2) AS session_id, unnest($3) AS family,
-                     unnest($4::BIGINT[][]) AS keys, unnest($5::DOUBLE[]) AS ts)
-        """,
-        [[r.event_id for r in rows], [r.session_id for r in rows], [r.family for r in rows],
-         [list(r.keys) for r in rows], [r.ts for r in rows]],
-    )
-
-
-def install() -> None:
-    """Teach the spool reader, the drain and `forget` about chat snippets (idempotent).
-
-    `client/agent/pipeline.py` calls it: every process that drains or forgets imports it.
-    """
-    events.register_record_type(ChatSnippet)
-    drain.register_writer(ChatSnippet.record_type, write_chat_snippets)
-    queries.register_forget_table("chat_snippets", "ts")
 
 
 # Each bulk line takes the latest chat copy of its key made before it, within the window.

@@ -112,16 +112,23 @@ class OtlpCount:
     event_id: str = field(default_factory=new_id)
 
 
+@dataclass(frozen=True)
+class ChatSnippet:
+    """Keyed lines of one copy from an AI chat's answer; the text itself is never kept."""
+
+    record_type: ClassVar[str] = "chat_snippet"
+    session_id: str
+    family: str
+    keys: tuple[int, ...]
+    ts: float = field(default_factory=time.time)
+    event_id: str = field(default_factory=new_id)
+
+
+# Every record type a spool batch may carry; the drain has a writer for each.
 RECORD_TYPES: dict[str, type[Any]] = {
     cls.record_type: cls
-    for cls in (EditEvent, RepoRegistration, AISession, TokenUsage, OtlpCount)
+    for cls in (EditEvent, RepoRegistration, AISession, TokenUsage, OtlpCount, ChatSnippet)
 }
-
-
-def register_record_type(cls: type[Any]) -> type[Any]:
-    """Let a later module (importers, browser host) add its own record type."""
-    RECORD_TYPES[cls.record_type] = cls
-    return cls
 
 
 def to_dict(record: Any) -> dict[str, Any]:

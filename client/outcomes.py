@@ -219,12 +219,3 @@ def me_ai_usage(con: Connection, week: str, cfg: Config) -> dict[str, Any]:
     """`usage_between` for one ISO week (UTC bounds), with the week's name."""
     period = parse_week(week)
     return {"week": str(period), **usage_between(con, period.start, period.end, cfg)}
-
-
-def install() -> None:
-    """Add `ai_usage` (sessions, tokens and cost by outcome and tool) to `worktally me`."""
-    from worktally.client import config
-    from worktally.client.store import queries
-
-    queries.register_me_section(
-        "ai_usage", lambda con, start, end: usage_between(con, start, end, config.load()))

@@ -19,7 +19,6 @@ from worktally.client import (
     browser_match,
     external,
     importers,
-    outcomes,
     paths,
     survival,
 )
@@ -32,11 +31,6 @@ from worktally.client.store.drain import DrainResult, drain
 
 log = logging.getLogger(__name__)
 
-# Every process that drains or forgets imports this module: the browser host's chat_snippet
-# records must be readable by the drain, and their table cleared by `worktally forget`.
-browser_match.install()
-# ...and `worktally me` must show the AI usage (tokens, sessions, cost) beside the edits.
-outcomes.install()
 
 
 def register_from_spool(registry: RepoRegistry, path: str) -> None:

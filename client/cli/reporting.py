@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from worktally.client import config
-from worktally.client.agent import access, requests
+from worktally.client.agent import access
 from worktally.client.agent.control import AgentRequestError
 from worktally.client.errors import WorktallyError
-from worktally.client.report import agent_commands, upload
+from worktally.client.report import upload
 from worktally.client.report.identity import enroll as enroll_client
 from worktally.client.wire.schema import METRICS
 
@@ -28,9 +28,6 @@ week_option = click.option(
     help="ISO week to report (default: the last complete week, in UTC).",
 )
 
-# The report requests join the agent's dispatch table: `worktally agent` runs this CLI, so
-# the agent answers them, and a CLI holding the lock runs them the same way.
-agent_commands.install(requests.HANDLERS)
 
 
 def run_request(request: dict[str, Any]) -> dict[str, Any]:

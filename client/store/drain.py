@@ -28,7 +28,6 @@ from worktally.client.store.record_writers import (
     TableWriter,
     _insert_columns,
     _store_edit_columns,
-    register_writer,
     write_edits,
     write_otlp_counts,
     write_sessions,
@@ -41,7 +40,7 @@ from worktally.client.store.transaction import transaction
 
 __all__ = [
     "GROUP_RECORDS", "UNSTORABLE", "WRITERS", "Connection", "DrainResult", "TableWriter",
-    "_insert_columns", "drain", "drain_batch", "register_writer", "store_group",
+    "_insert_columns", "drain", "drain_batch", "store_group",
     "write_edits", "write_otlp_counts", "write_sessions", "write_token_usage",
 ]
 

@@ -229,17 +229,39 @@ def write_otlp_counts(con: Connection, records: Sequence[events.OtlpCount]) -> N
         )
 
 
+def write_chat_snippets(con: Connection, records: Sequence[events.ChatSnippet]) -> None:
+    """Store one row per keyed line; a snippet whose event id is stored already is skipped."""
+    fresh = {r.event_id: r for r in records if r.keys}
+    if not fresh:
+        return
+    known = {
+        row[0] for row in con.execute(
+            "SELECT DISTINCT event_id FROM chat_snippets WHERE event_id IN (SELECT unnest($1))",
+            [list(fresh)],
+        ).fetchall()
+    }
+    rows = [r for event_id, r in fresh.items() if event_id not in known]
+    if not rows:
+        return
+    con.execute(
+        """
+        INSERT INTO chat_snippets
+        SELECT event_id, session_id, family, unnest(keys), to_timestamp(ts)
+        FROM (SELECT unnest($1) AS event_id, unnest($2) AS session_id, unnest($3) AS family,
+                     unnest($4::BIGINT[][]) AS keys, unnest($5::DOUBLE[]) AS ts)
+        """,
+        [[r.event_id for r in rows], [r.session_id for r in rows], [r.family for r in rows],
+         [list(r.keys) for r in rows], [r.ts for r in rows]],
+    )
+
+
 WRITERS: dict[str, TableWriter] = {
     events.EditEvent.record_type: write_edits,
     events.AISession.record_type: write_sessions,
     events.TokenUsage.record_type: write_token_usage,
     events.OtlpCount.record_type: write_otlp_counts,
+    events.ChatSnippet.record_type: write_chat_snippets,
 }
-
-
-def register_writer(record_type: str, writer: TableWriter) -> None:
-    """Let a later module store its own record type in the same transaction."""
-    WRITERS[record_type] = writer
 
 
 def _ts(value: float) -> dt.datetime:

@@ -15,12 +15,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from worktally.client import browser_match
 from worktally.client.agent import pipeline
 from worktally.client.attribution import ai_lines_by_tool
-from worktally.client.browser_match import ChatSnippet, match_pastes
+from worktally.client.browser_match import match_pastes
 from worktally.client.config import Config
-from worktally.client.events import AISession, EditEvent
+from worktally.client.events import AISession, ChatSnippet, EditEvent
 from worktally.client.line_keys import LineKeyer, load_or_create_secret
 from worktally.client.outcomes import session_outcomes
 from worktally.client.repos import RepoRegistry
@@ -43,7 +42,6 @@ def keyer(worktally_home: Path) -> LineKeyer:
 
 @pytest.fixture
 def con(worktally_home: Path) -> duckdb.DuckDBPyConnection:
-    browser_match.install()
     return db.connect(worktally_home / "test.duckdb")
 
 
@@ -172,7 +170,6 @@ def test_sync_attributes_the_paste_to_the_chat_and_ships_the_session(
 
 def test_forget_all_clears_chat_snippets(worktally_home: Path, keyer: LineKeyer) -> None:
     con = db.connect()
-    browser_match.install()
     spool_and_drain(con, [ChatSnippet(session_id=CHAT_A, family="claude",
                                       keys=tuple(keyer.keys(COPIED)))])
     assert con.execute("SELECT count(*) FROM chat_snippets").fetchone() == (3,)
