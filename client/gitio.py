@@ -195,10 +195,6 @@ def _batch_headers(root: Path, rev: str, relpaths: list[str]) -> dict[str, int |
     return out
 
 
-def read_file_at_head(root: Path, relpath: str) -> bytes | None:
-    return read_blobs(root, "HEAD", [relpath])[relpath]
-
-
 def reachable_shas(root: Path, since: float) -> set[str]:
     """Commits reachable from any counted ref, committed since `since` (bounds the walk)."""
     if head_sha(root) is None:

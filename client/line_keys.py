@@ -11,7 +11,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from worktally.client import paths
@@ -123,10 +123,6 @@ class LineKeyer:
         mac = self._mac.copy()
         mac.update(b"\x00label\x00" + value.encode("utf-8", "surrogatepass"))
         return mac.hexdigest()[:16]
-
-
-def iter_lines(text: str) -> Iterator[str]:
-    yield from text.splitlines()
 
 
 def default_keyer() -> LineKeyer:

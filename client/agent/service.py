@@ -310,8 +310,3 @@ class Agent:
                 log.error("%s failed: %s", name, type(exc).__name__)
 
         future.add_done_callback(report)
-
-
-def request_sync(timeout: float = 600.0) -> dict[str, Any] | None:
-    """Ask a running agent to sync now; None when no agent runs."""
-    return ask({"cmd": "sync"}, timeout=timeout)

@@ -16,6 +16,7 @@ import click
 import worktally.client
 from worktally.client import logging_setup, paths
 from worktally.client.browser_host import HOST_NAME
+from worktally.client.cli.output import echo_json, json_option
 from worktally.client.errors import WorktallyError
 
 # Fixed by the `key` in client/browser/manifest.json (a test checks they agree), so the host
@@ -27,7 +28,6 @@ BROWSERS = ("chromium", "chrome")
 # The wrapper is a program only its owner may read or run.
 WRAPPER_MODE = 0o700
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 browser_option = click.option("--browser", type=click.Choice(BROWSERS), default="chromium",
                               show_default=True, help="Which browser's host folder to use.")
 user_data_option = click.option(
@@ -129,7 +129,7 @@ def install(browser: str, user_data_dir: Path | None, as_json: bool) -> None:
     """Install the native-messaging host the worktally extension talks to."""
     data = install_host(browser, user_data_dir)
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        echo_json(data)
         return
     click.echo(f"native-messaging host installed: {data['manifest']}")
     click.echo("Now load the extension: open chrome://extensions, turn on Developer mode, "
@@ -148,7 +148,7 @@ def uninstall(browser: str, user_data_dir: Path | None, as_json: bool) -> None:
             path.unlink()
             removed.append(str(path))
     if as_json:
-        click.echo(json.dumps({"removed": removed}, indent=2))
+        echo_json({"removed": removed})
     else:
         click.echo("\n".join(f"removed {p}" for p in removed) or "nothing to remove")
 

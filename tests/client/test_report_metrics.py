@@ -10,6 +10,7 @@ from report_support import seed_week
 
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
+from worktally.client.outcomes import WeeklySessions
 from worktally.client.report import metrics
 from worktally.client.store import db
 from worktally.client.wire.periods import last_complete_week, parse_week, week_of
@@ -59,9 +60,9 @@ def test_volumes_are_clipped_to_the_schema_bounds(worktally_home: Path) -> None:
 
 
 def test_summary_fields_become_shares_and_counts() -> None:
-    summary = metrics._from_summary({"shipped": 3, "no_context": 40,
-                                     "tokens_total": 3000, "tokens_shipped": 1000})
-    assert (summary.sessions_shipped, summary.sessions_no_context) == (3, 40)
+    summary = WeeklySessions(week="2026-W20", shipped=3, edited=0, repo_context=0,
+                             no_context=40, tokens_total=3000, tokens_shipped=1000)
+    assert (summary.shipped, summary.no_context) == (3, 40)
     assert metrics.per_mille(summary.tokens_shipped, summary.tokens_total) == 333
     assert metrics.per_mille(2, 3) == 667
     assert metrics.per_mille(5, 0) == 0
