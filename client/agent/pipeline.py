@@ -8,9 +8,10 @@ commit made before the first sync would miss the lines an agent wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -51,17 +52,30 @@ def drain_spool(
     return drain(con, spool or Spool(), on_registration=lambda p: register_from_spool(registry, p))
 
 
-def _count(value: Any) -> int:
-    """A step's result as a number (steps return a count, or a collection of what they did)."""
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    return len(value) if hasattr(value, "__len__") else 0
-
-
 def is_paused() -> bool:
     return paths.paused_flag().exists()
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """What one sync did; `to_json` gives the keys of `worktally sync --json`."""
+
+    batches: int
+    records: int
+    skipped_batches: int
+    quarantined: int
+    registrations: int
+    browser_pastes: int
+    repos: int
+    external_edits: int
+    commits: int
+    survival_checked: int
+    repo_errors: int
+    imported: dict[str, dict[str, int]]
+    paused: bool
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
 
 
 def run_sync(
@@ -71,8 +85,8 @@ def run_sync(
     cfg: Config,
     now: float,
     spool: Spool | None = None,
-) -> dict[str, Any]:
-    """Process everything pending; returns counts (the keys of `worktally sync --json`)."""
+) -> SyncCounts:
+    """Process everything pending, in the order the module docstring gives."""
     spool = spool or Spool()
     drained = drain_spool(con, registry, spool)
     # Producers that died between writing tmp/ and the rename leave files nobody will finish.
@@ -80,38 +94,27 @@ def run_sync(
     # Before attribution: pastes of code copied from a browser chat become AI lines.
     browser_pastes = browser_match.match_pastes(con)
     paused = is_paused()
-    counts: dict[str, Any] = {
-        "batches": drained.batches,
-        "records": drained.records,
-        "skipped_batches": drained.skipped_batches,
-        "quarantined": drained.quarantined,
-        "registrations": len(drained.registrations),
-        "browser_pastes": browser_pastes,
-        "repos": 0,
-        "external_edits": 0,
-        "commits": 0,
-        "survival_checked": 0,
-        "repo_errors": 0,
-        "imported": importers.run_all(con, keyer, registry, cfg) or {},
-        "paused": paused,
-    }
+    imported = importers.run_all(con, keyer, registry, cfg)
+    repos = external_edits = commits = survival_checked = repo_errors = 0
     for repo in registry.list():
-        counts["repos"] += 1
+        repos += 1
         try:
             # While paused nothing new is recorded, but commits are still facts to attribute.
             if not paused:
-                counts["external_edits"] += _count(external.scan(con, keyer, repo, cfg))
-            counts["commits"] += _count(attribution.attribute_new_commits(con, keyer, repo, cfg))
-            counts["survival_checked"] += _count(
-                survival.update_survival(con, keyer, repo, cfg, now)
-            )
+                external_edits += external.scan(con, keyer, repo, cfg)
+            commits += attribution.attribute_new_commits(con, keyer, repo, cfg)
+            survival_checked += survival.update_survival(con, keyer, repo, cfg, now)
         except (WorktallyError, OSError) as exc:
             # One broken repo (deleted folder, git failure) must not stop the others.
-            counts["repo_errors"] += 1
+            repo_errors += 1
             log.warning("repo %s skipped this sync: %s", repo.repo_id, type(exc).__name__)
-    log.info(
-        "sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
-        counts["batches"], counts["records"], counts["quarantined"], counts["repos"],
-        counts["commits"],
+    counts = SyncCounts(
+        batches=drained.batches, records=drained.records,
+        skipped_batches=drained.skipped_batches, quarantined=drained.quarantined,
+        registrations=len(drained.registrations), browser_pastes=browser_pastes, repos=repos,
+        external_edits=external_edits, commits=commits, survival_checked=survival_checked,
+        repo_errors=repo_errors, imported=imported, paused=paused,
     )
+    log.info("sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
+             counts.batches, counts.records, counts.quarantined, counts.repos, counts.commits)
     return counts

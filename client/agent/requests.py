@@ -59,12 +59,12 @@ def _status(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
 
 def _sync(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
     now = time.time()
-    result: dict[str, Any] = ctx.run_db(
+    counts: pipeline.SyncCounts = ctx.run_db(
         lambda con: pipeline.run_sync(con, ctx.keyer, ctx.registry, ctx.cfg, now)
     )
-    if result.get("registrations"):
+    if counts.registrations:
         ctx.on_repos_changed()
-    return result
+    return counts.to_json()
 
 
 Query = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], Config], dict[str, Any]]

@@ -196,7 +196,7 @@ class Agent:
         counts = pipeline.run_sync(con, self.keyer, self.registry, self.cfg, time.time(),
                                    self.spool)
         self._last_sync = time.time()
-        if counts["registrations"]:
+        if counts.registrations:
             self._repos_changed()
 
     def _extra_status(self) -> dict[str, Any]:

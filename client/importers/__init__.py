@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -39,9 +38,9 @@ def import_tool(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: Repo
 
 
 def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
-            cfg: Config) -> dict[str, Any]:
+            cfg: Config) -> dict[str, dict[str, int]]:
     """Import everything new from every enabled tool; returns counts per tool."""
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, int]] = {}
     for tool in locations.TOOLS:
         roots = locations.roots_for(tool, cfg)
         if not roots:

@@ -155,7 +155,7 @@ def test_sync_attributes_the_paste_to_the_chat_and_ships_the_session(
                                             + "\n"})
 
     con = db.connect()
-    counts = pipeline.run_sync(con, keyer, registry, Config(), time.time(), spool)
+    counts = pipeline.run_sync(con, keyer, registry, Config(), time.time(), spool).to_json()
 
     assert counts["browser_pastes"] == 3
     assert counts["commits"] >= 1
