@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import Future
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -30,6 +30,13 @@ from worktally.client.line_keys import default_keyer
 from worktally.client.repos import RepoRegistry
 from worktally.client.spool import Spool
 from worktally.client.store import db
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
+
+    from worktally.client.importers.live import TranscriptWatcher
+    from worktally.client.otlp_receiver import OtlpReceiver
+    from worktally.client.watcher import RepoWatcher
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +66,9 @@ class Agent:
         self._started = time.time()
         self._last_sync: float | None = None
         self._owner: DbOwner | None = None
-        self._watcher: Any = None
-        self._transcripts: Any = None
-        self._otlp: Any = None
+        self._watcher: RepoWatcher | None = None
+        self._transcripts: TranscriptWatcher | None = None
+        self._otlp: OtlpReceiver | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -74,7 +81,7 @@ class Agent:
         self._take_lock()
         con: duckdb.DuckDBPyConnection | None = None
         control: ControlServer | None = None
-        observer: Any = None
+        observer: BaseObserver | None = None
         scheduler: threading.Thread | None = None
         try:
             con = db.connect()
@@ -212,7 +219,7 @@ class Agent:
 
     # -- watchers --------------------------------------------------------------------------
 
-    def _watch_spool(self) -> Any:
+    def _watch_spool(self) -> BaseObserver:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
