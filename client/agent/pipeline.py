@@ -15,19 +15,15 @@ from pathlib import Path
 
 import duckdb
 
-from worktally.client import (
-    attribution,
-    browser_match,
-    external,
-    importers,
-    paths,
-    survival,
-)
+from worktally.client import importers, paths
+from worktally.client.attribution import commits, survival
+from worktally.client.browser import paste_match
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.spool import Spool
 from worktally.client.config import Config
 from worktally.client.errors import GitError, WorktallyError
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import RepoRegistry
-from worktally.client.spool import Spool
+from worktally.client.external import scanner
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store.drain import DrainResult, drain
 
 log = logging.getLogger(__name__)
@@ -92,17 +88,17 @@ def run_sync(
     # Producers that died between writing tmp/ and the rename leave files nobody will finish.
     spool.clean_stale_tmp()
     # Before attribution: pastes of code copied from a browser chat become AI lines.
-    browser_pastes = browser_match.match_pastes(con)
+    browser_pastes = paste_match.match_pastes(con)
     paused = is_paused()
     imported = importers.run_all(con, keyer, registry, cfg)
-    repos = external_edits = commits = survival_checked = repo_errors = 0
+    repos = external_edits = commits_seen = survival_checked = repo_errors = 0
     for repo in registry.list():
         repos += 1
         try:
             # While paused nothing new is recorded, but commits are still facts to attribute.
             if not paused:
-                external_edits += external.scan(con, keyer, repo, cfg)
-            commits += attribution.attribute_new_commits(con, keyer, repo, cfg)
+                external_edits += scanner.scan(con, keyer, repo, cfg)
+            commits_seen += commits.attribute_new_commits(con, keyer, repo, cfg)
             survival_checked += survival.update_survival(con, keyer, repo, cfg, now)
         except (WorktallyError, OSError) as exc:
             # One broken repo (deleted folder, git failure) must not stop the others.
@@ -112,7 +108,7 @@ def run_sync(
         batches=drained.batches, records=drained.records,
         skipped_batches=drained.skipped_batches, quarantined=drained.quarantined,
         registrations=len(drained.registrations), browser_pastes=browser_pastes, repos=repos,
-        external_edits=external_edits, commits=commits, survival_checked=survival_checked,
+        external_edits=external_edits, commits=commits_seen, survival_checked=survival_checked,
         repo_errors=repo_errors, imported=imported, paused=paused,
     )
     log.info("sync: %d batches (%d records), %d quarantined, %d repos, %d commits",

@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from worktally.client import outcomes
 from worktally.client.agent import pipeline
+from worktally.client.attribution import outcomes
+from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
-from worktally.client.line_keys import LineKeyer
 from worktally.client.report import agent_commands
-from worktally.client.repos import RepoRegistry
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import queries
 from worktally.client.wire import periods
 

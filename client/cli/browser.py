@@ -15,7 +15,7 @@ import click
 
 import worktally.client
 from worktally.client import logging_setup, paths
-from worktally.client.browser_host import HOST_NAME
+from worktally.client.browser.native_host import HOST_NAME
 from worktally.client.cli.output import echo_json, json_option
 from worktally.client.errors import WorktallyError
 
@@ -41,7 +41,7 @@ class BrowserInstallError(WorktallyError):
 
 def extension_dir() -> Path:
     """The unpacked extension shipped inside the package (load it from chrome://extensions)."""
-    return Path(worktally.client.__file__).resolve().parent / "browser"
+    return Path(worktally.client.__file__).resolve().parent / "browser" / "extension"
 
 
 def hosts_dir(browser: str, user_data_dir: Path | None) -> Path:
@@ -158,9 +158,9 @@ def uninstall(browser: str, user_data_dir: Path | None, as_json: bool) -> None:
 def host(browser_args: tuple[str, ...]) -> None:
     """Serve the extension over stdin/stdout (the browser runs this; BROWSER_ARGS is its
     caller's origin, which the host manifest already restricts)."""
-    from worktally.client.browser_host import BrowserHost, serve
-    from worktally.client.line_keys import default_keyer
-    from worktally.client.spool import Spool
+    from worktally.client.browser.native_host import BrowserHost, serve
+    from worktally.client.capture.line_keys import default_keyer
+    from worktally.client.capture.spool import Spool
 
     # stdout is the message channel: logs go to stderr (warnings) and the private log file.
     logging_setup.configure("browser-host", quiet=True)

@@ -15,11 +15,11 @@ from rich.table import Table
 from worktally.client import logging_setup, paths
 from worktally.client.agent.access import call
 from worktally.client.agent.lock import is_held
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.records import SOURCES
+from worktally.client.capture.spool import Spool
 from worktally.client.cli.output import emit, json_option
-from worktally.client.events import SOURCES
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry, work_tree_root
-from worktally.client.spool import Spool
+from worktally.client.repos.registry import RepoRegistry, work_tree_root
 
 SYNC_TIMEOUT_S = 600.0
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import duckdb
 
+from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
 from worktally.client.importers import locations, reconcile
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.locations import watch_roots
 from worktally.client.importers.runner import ImportSummary, Progress, import_files
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store.transaction import transaction
 
 __all__ = ["import_tool", "run_all", "watch_roots"]

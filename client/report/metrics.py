@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from worktally.client import outcomes
+from worktally.client.attribution import outcomes
 from worktally.client.config import Config
 from worktally.client.wire.periods import IsoWeek
 from worktally.client.wire.schema import METRIC_NAMES, METRICS

@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
-from worktally.client import events
+from worktally.client.capture.records import EditEvent, RepoRegistration
+from worktally.client.capture.spool import Batch, Spool
 from worktally.client.errors import SpoolError
-from worktally.client.spool import Batch, Spool
 from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns, ParsedBatch, read_batch
 from worktally.client.store.record_writers import (
     WRITERS,
@@ -68,11 +68,11 @@ def _parsed(batch: Batch) -> ParsedBatch:
     edits = EditColumns()
     others: list[Any] = []
     for record in batch.records:
-        if isinstance(record, events.EditEvent):
+        if isinstance(record, EditEvent):
             edits.add_record(record)
         else:
             others.append(record)
-    registrations = [r.path for r in others if isinstance(r, events.RepoRegistration)]
+    registrations = [r.path for r in others if isinstance(r, RepoRegistration)]
     return ParsedBatch(batch.batch_id, batch.path, edits, others, registrations,
                        len(batch.records))
 

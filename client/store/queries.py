@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from worktally.client.events import SOURCES
+from worktally.client.capture.records import SOURCES
 from worktally.client.store.transaction import transaction
 from worktally.client.wire import periods
 
