@@ -43,6 +43,10 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+# Infrastructure that grew into a package of its own is still infrastructure.
+INFRA_PACKAGES = {"config"}
+
+
 def module_name(path: Path) -> str:
     rel = path.relative_to(ROOT)
     parts = list(rel.with_suffix("").parts)
@@ -102,7 +106,9 @@ def area(name: str) -> str:
     parts = name.split(".")
     if parts[1] != "client":
         return parts[1]
-    if len(parts) == 2 or f"worktally.client.{parts[2]}" not in _packages():
+    if len(parts) == 2 or parts[2] in INFRA_PACKAGES:
+        return "infra"
+    if f"worktally.client.{parts[2]}" not in _packages():
         return "infra"
     return parts[2]
 
