@@ -11,11 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from worktally.client.attribution import attribute_new_commits
+from worktally.client.attribution.commits import attribute_new_commits
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.records import EditEvent
 from worktally.client.config import Config
-from worktally.client.events import EditEvent
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import Repo
+from worktally.client.repos.registry import Repo
 from worktally.client.store import db, drain
 
 TARGET_S = 1.0

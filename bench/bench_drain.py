@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from worktally.client.events import EditEvent
-from worktally.client.spool import Spool
+from worktally.client.capture.records import EditEvent
+from worktally.client.capture.spool import Spool
 from worktally.client.store import db
 from worktally.client.store.drain import drain
 

@@ -23,7 +23,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from worktally.client.line_keys import default_keyer
+from worktally.client.capture.line_keys import default_keyer
 from worktally.lsp.documents import OpenDocument, identify
 from worktally.lsp.flusher import pending_edits
 from worktally.lsp.server import create_server, did_change

@@ -2,7 +2,7 @@
 
 Builds a real git repo of N small committed files (default 100,000 in 1,000 folders), then
 measures, in this process: how long `RepoWatcher.start()` takes, how long until a file written
-by "an agent" reaches the callback, and how long `external.scan` takes for that change against
+by "an agent" reaches the callback, and how long `scanner.scan` takes for that change against
 a scan of a 100-file tree (the baseline, so the ratio shows how the scan scales with tree
 size). Peak RSS is printed too. Usage: python bench/bench_watcher.py [--files N]
 """
@@ -18,11 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from worktally.client import config, external
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import Repo
+from worktally.client import config
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.external import scanner
+from worktally.client.external.watcher import RepoWatcher
+from worktally.client.repos.registry import Repo
 from worktally.client.store import db
-from worktally.client.watcher import RepoWatcher
 
 GIT_TIMEOUT_S = 900
 
@@ -51,7 +52,7 @@ def measure(root: Path, keyer: LineKeyer, home: Path) -> dict[str, float]:
     repo = Repo(repo_id=keyer.label(str(root)), path=str(root), added_at=time.time())
     cfg = config.Config()
     con = db.connect(home / f"{root.name}.duckdb")
-    external.scan(con, keyer, repo, cfg)  # baseline snapshot, as the agent does at start
+    scanner.scan(con, keyer, repo, cfg)  # baseline snapshot, as the agent does at start
     seen = threading.Event()
 
     def on_files(repo_id: str, relpaths: set[str]) -> None:
@@ -69,7 +70,7 @@ def measure(root: Path, keyer: LineKeyer, home: Path) -> dict[str, float]:
     react_s = time.perf_counter() - written if reacted else float("nan")
     watcher.stop()
     scanned = time.perf_counter()
-    lines = external.scan(con, keyer, repo, cfg)
+    lines = scanner.scan(con, keyer, repo, cfg)
     scan_s = time.perf_counter() - scanned
     con.close()
     return {"start_s": start_s, "react_s": react_s, "scan_s": scan_s, "lines": lines}

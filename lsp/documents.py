@@ -13,7 +13,7 @@ from pathlib import Path
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
 from worktally.lsp.positions import UTF16, count_breaks
 from worktally.lsp.signals import SignalMatcher
 from worktally.lsp.tracker import DocumentTracker

@@ -21,9 +21,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from worktally.client import config, paths
+from worktally.client.capture.line_keys import LineKeyer, load_or_create_secret
+from worktally.client.capture.records import RepoRegistration
 from worktally.client.errors import WorktallyError
-from worktally.client.events import RepoRegistration
-from worktally.client.line_keys import LineKeyer, load_or_create_secret
 from worktally.lsp.documents import OpenDocument, find_work_tree_root, identify, path_of_uri
 from worktally.lsp.flusher import Flusher
 from worktally.lsp.options import ServerOptions, parse_options

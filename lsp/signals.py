@@ -10,8 +10,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from worktally.client.capture.records import AI_KINDS
 from worktally.client.errors import WorktallyError
-from worktally.client.events import AI_KINDS
 from worktally.lsp.positions import LineSpan, Pos
 from worktally.lsp.tracker import AppliedChange, Attribution
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.records import EditEvent
+from worktally.client.capture.spool import Spool
 from worktally.client.errors import SpoolError
-from worktally.client.events import EditEvent
-from worktally.client.line_keys import LineKeyer
-from worktally.client.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from worktally.client import control_client
 from worktally.client.errors import WorktallyError
 
 log = logging.getLogger(__name__)
@@ -20,11 +21,7 @@ AGENT_TIMEOUT_S = 1.0
 def ask_agent() -> dict[str, Any] | None:
     """The agent's status reply, or None when no agent runs (blocking: call it in a thread)."""
     try:
-        from worktally.client.agent import control
-    except ImportError:
-        return None
-    try:
-        reply = control.ask({"cmd": "status"}, timeout=AGENT_TIMEOUT_S)
+        reply = control_client.ask({"cmd": "status"}, timeout=AGENT_TIMEOUT_S)
     except (WorktallyError, OSError, ValueError) as exc:
         log.warning("the agent did not give its status: %s", exc)
         return None

@@ -17,9 +17,9 @@ from worktally.client import config
 from worktally.client.agent.control import ask
 from worktally.client.agent.lock import AgentLock, holder_pid
 from worktally.client.agent.requests import RequestContext, handle
+from worktally.client.capture.line_keys import default_keyer
 from worktally.client.errors import AgentBusyError
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 
 POLL_S = 0.05

@@ -1,8 +1,8 @@
 """The agent's control socket: newline-delimited JSON over a 0600 Unix socket, same uid only.
 
 Each request is one JSON object per line (`{"cmd": "status"}`); each answer is one line,
-`{"ok": true, "result": {...}}` or `{"ok": false, "error": "..."}`. `ask` is the client side
-that the CLI and the language server use; it returns None when no agent is running.
+`{"ok": true, "result": {...}}` or `{"ok": false, "error": "..."}`. The client side (`ask`)
+lives in `worktally.client.control_client`, which producers may import.
 """
 
 from __future__ import annotations
@@ -18,28 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from worktally.client import paths
+from worktally.client.control_client import (
+    MAX_REQUEST_BYTES,
+    AgentRequestError,
+    ask,
+    check_path_length,
+)
 from worktally.client.errors import WorktallyError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
-# sockaddr_un holds 108 bytes on Linux (104 on macOS) including the terminating NUL.
-MAX_SOCKET_PATH = 103
-MAX_REQUEST_BYTES = 1_000_000
 _PEERCRED = struct.Struct("3i")
-
-
-class AgentRequestError(WorktallyError):
-    """The agent received the request but could not carry it out."""
-
-
-def _check_path_length(path: Path) -> None:
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        raise WorktallyError(
-            "the worktally home path is too long for a Unix socket; "
-            "set WORKTALLY_HOME to a shorter directory"
-        )
 
 
 def peer_uid(conn: socket.socket) -> int | None:
@@ -64,7 +55,7 @@ class ControlServer:
         self._closing = threading.Event()
 
     def start(self) -> ControlServer:
-        _check_path_length(self.path)
+        check_path_length(self.path)
         paths.ensure_private_dir(self.path.parent)
         # Only the lock holder starts a server, so a leftover socket file is stale.
         self.path.unlink(missing_ok=True)
@@ -146,42 +137,4 @@ def _send(conn: socket.socket, message: dict[str, Any]) -> None:
         log.debug("a control client left before its answer")
 
 
-def ask(
-    request: dict[str, Any], timeout: float = 5.0, path: Path | None = None
-) -> dict[str, Any] | None:
-    """Send one request to the running agent; None when no agent is listening.
-
-    Raises WorktallyError when the agent answers with an error or does not answer in time.
-    """
-    target = path or paths.socket_path()
-    if not target.exists() or len(os.fsencode(target)) > MAX_SOCKET_PATH:
-        # Too long a path: no agent can listen there (it refuses to start and says why).
-        return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(str(target))
-        except (FileNotFoundError, ConnectionRefusedError):
-            # A socket file left by a killed agent: nobody is listening.
-            return None
-        except OSError as exc:
-            raise WorktallyError(f"could not reach the agent: {exc.strerror or exc}") from exc
-        try:
-            sock.sendall(json.dumps(request, separators=(",", ":")).encode() + b"\n")
-            line = sock.makefile("rb").readline()
-        except TimeoutError as exc:
-            raise WorktallyError(
-                f"the agent did not answer within {timeout:g} s; check `worktally status`"
-            ) from exc
-        except OSError as exc:
-            raise WorktallyError(f"lost the connection to the agent: {exc}") from exc
-    finally:
-        sock.close()
-    if not line:
-        raise WorktallyError("the agent closed the connection; check its log")
-    answer = json.loads(line)
-    if not answer.get("ok"):
-        raise AgentRequestError(str(answer.get("error", "unknown agent error")))
-    result = answer.get("result")
-    return result if isinstance(result, dict) else {}
+__all__ = ["AgentRequestError", "ControlServer", "ask", "peer_uid"]

@@ -8,35 +8,26 @@ commit made before the first sync would miss the lines an agent wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from worktally.client import (
-    attribution,
-    browser_match,
-    external,
-    importers,
-    outcomes,
-    paths,
-    survival,
-)
+from worktally.client import importers, paths
+from worktally.client.attribution import commits, survival
+from worktally.client.browser import paste_match
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.spool import Spool
 from worktally.client.config import Config
 from worktally.client.errors import GitError, WorktallyError
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import RepoRegistry
-from worktally.client.spool import Spool
+from worktally.client.external import scanner
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store.drain import DrainResult, drain
 
 log = logging.getLogger(__name__)
 
-# Every process that drains or forgets imports this module: the browser host's chat_snippet
-# records must be readable by the drain, and their table cleared by `worktally forget`.
-browser_match.install()
-# ...and `worktally me` must show the AI usage (tokens, sessions, cost) beside the edits.
-outcomes.install()
 
 
 def register_from_spool(registry: RepoRegistry, path: str) -> None:
@@ -57,17 +48,30 @@ def drain_spool(
     return drain(con, spool or Spool(), on_registration=lambda p: register_from_spool(registry, p))
 
 
-def _count(value: Any) -> int:
-    """A step's result as a number (steps return a count, or a collection of what they did)."""
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    return len(value) if hasattr(value, "__len__") else 0
-
-
 def is_paused() -> bool:
     return paths.paused_flag().exists()
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """What one sync did; `to_json` gives the keys of `worktally sync --json`."""
+
+    batches: int
+    records: int
+    skipped_batches: int
+    quarantined: int
+    registrations: int
+    browser_pastes: int
+    repos: int
+    external_edits: int
+    commits: int
+    survival_checked: int
+    repo_errors: int
+    imported: dict[str, dict[str, int]]
+    paused: bool
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
 
 
 def run_sync(
@@ -77,47 +81,36 @@ def run_sync(
     cfg: Config,
     now: float,
     spool: Spool | None = None,
-) -> dict[str, Any]:
-    """Process everything pending; returns counts (the keys of `worktally sync --json`)."""
+) -> SyncCounts:
+    """Process everything pending, in the order the module docstring gives."""
     spool = spool or Spool()
     drained = drain_spool(con, registry, spool)
     # Producers that died between writing tmp/ and the rename leave files nobody will finish.
     spool.clean_stale_tmp()
     # Before attribution: pastes of code copied from a browser chat become AI lines.
-    browser_pastes = browser_match.match_pastes(con)
+    browser_pastes = paste_match.match_pastes(con)
     paused = is_paused()
-    counts: dict[str, Any] = {
-        "batches": drained.batches,
-        "records": drained.records,
-        "skipped_batches": drained.skipped_batches,
-        "quarantined": drained.quarantined,
-        "registrations": len(drained.registrations),
-        "browser_pastes": browser_pastes,
-        "repos": 0,
-        "external_edits": 0,
-        "commits": 0,
-        "survival_checked": 0,
-        "repo_errors": 0,
-        "imported": importers.run_all(con, keyer, registry, cfg) or {},
-        "paused": paused,
-    }
+    imported = importers.run_all(con, keyer, registry, cfg)
+    repos = external_edits = commits_seen = survival_checked = repo_errors = 0
     for repo in registry.list():
-        counts["repos"] += 1
+        repos += 1
         try:
             # While paused nothing new is recorded, but commits are still facts to attribute.
             if not paused:
-                counts["external_edits"] += _count(external.scan(con, keyer, repo, cfg))
-            counts["commits"] += _count(attribution.attribute_new_commits(con, keyer, repo, cfg))
-            counts["survival_checked"] += _count(
-                survival.update_survival(con, keyer, repo, cfg, now)
-            )
+                external_edits += scanner.scan(con, keyer, repo, cfg)
+            commits_seen += commits.attribute_new_commits(con, keyer, repo, cfg)
+            survival_checked += survival.update_survival(con, keyer, repo, cfg, now)
         except (WorktallyError, OSError) as exc:
             # One broken repo (deleted folder, git failure) must not stop the others.
-            counts["repo_errors"] += 1
+            repo_errors += 1
             log.warning("repo %s skipped this sync: %s", repo.repo_id, type(exc).__name__)
-    log.info(
-        "sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
-        counts["batches"], counts["records"], counts["quarantined"], counts["repos"],
-        counts["commits"],
+    counts = SyncCounts(
+        batches=drained.batches, records=drained.records,
+        skipped_batches=drained.skipped_batches, quarantined=drained.quarantined,
+        registrations=len(drained.registrations), browser_pastes=browser_pastes, repos=repos,
+        external_edits=external_edits, commits=commits_seen, survival_checked=survival_checked,
+        repo_errors=repo_errors, imported=imported, paused=paused,
     )
+    log.info("sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
+             counts.batches, counts.records, counts.quarantined, counts.repos, counts.commits)
     return counts

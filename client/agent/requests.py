@@ -16,11 +16,14 @@ from typing import Any, TypeVar
 import duckdb
 
 from worktally.client.agent import pipeline
+from worktally.client.attribution import outcomes
+from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.report import agent_commands
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import queries
+from worktally.client.wire import periods
 
 T = TypeVar("T")
 RunDb = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
@@ -56,28 +59,34 @@ def _status(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
 
 def _sync(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
     now = time.time()
-    result: dict[str, Any] = ctx.run_db(
+    counts: pipeline.SyncCounts = ctx.run_db(
         lambda con: pipeline.run_sync(con, ctx.keyer, ctx.registry, ctx.cfg, now)
     )
-    if result.get("registrations"):
+    if counts.registrations:
         ctx.on_repos_changed()
-    return result
+    return counts.to_json()
 
 
-def _query_commits(con: duckdb.DuckDBPyConnection, args: dict[str, Any]) -> dict[str, Any]:
+Query = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], Config], dict[str, Any]]
+
+
+def _query_commits(con: duckdb.DuckDBPyConnection, args: dict[str, Any],
+                   _cfg: Config) -> dict[str, Any]:
     repo_id = args.get("repo_id")
     return {"commits": queries.commits(con, repo_id if isinstance(repo_id, str) else None)}
 
 
-def _query_me(con: duckdb.DuckDBPyConnection, args: dict[str, Any]) -> dict[str, Any]:
-    week = args.get("week") or queries.current_week(time.time())
-    try:
-        return queries.me(con, str(week))
-    except ValueError as exc:
-        raise WorktallyError(str(exc)) from exc
+def _query_me(con: duckdb.DuckDBPyConnection, args: dict[str, Any],
+              cfg: Config) -> dict[str, Any]:
+    """The week's edits and commits, with the AI usage (sessions, tokens, cost) beside them."""
+    week = periods.parse_week(str(args.get("week") or queries.current_week(time.time())))
+    result = queries.me(con, str(week))
+    start, end = periods.local_bounds(week)
+    result["ai_usage"] = outcomes.usage_between(con, start, end, cfg)
+    return result
 
 
-QUERIES: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], dict[str, Any]]] = {
+QUERIES: dict[str, Query] = {
     "commits": _query_commits,
     "me": _query_me,
 }
@@ -91,7 +100,7 @@ def _query(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
     args = request.get("args") or {}
     if not isinstance(args, dict):
         raise WorktallyError("query args must be an object")
-    result: dict[str, Any] = _read(ctx, lambda con: fn(con, args))
+    result: dict[str, Any] = _read(ctx, lambda con: fn(con, args, ctx.cfg))
     return result
 
 
@@ -147,6 +156,8 @@ HANDLERS: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]]] 
     "repos_remove": _repos_remove,
     "repos_list": _repos_list,
     "forget": _forget,
+    # The report's requests (prepare, record uploads, read the log) run here too.
+    **agent_commands.HANDLERS,
 }
 
 

@@ -14,22 +14,31 @@ import threading
 import time
 from concurrent.futures import Future
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from worktally.client import attribution, config, external
+from worktally.client import config
 from worktally.client.agent import pipeline
 from worktally.client.agent.control import ControlServer, ask
 from worktally.client.agent.lock import AgentLock
 from worktally.client.agent.owner import DbOwner
 from worktally.client.agent.requests import RequestContext, handle
+from worktally.client.attribution import commits
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.spool import Spool
 from worktally.client.config import Config
 from worktally.client.errors import AgentBusyError, WorktallyError
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
-from worktally.client.spool import Spool
+from worktally.client.external import scanner
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
+
+    from worktally.client.external.watcher import RepoWatcher
+    from worktally.client.importers.live import TranscriptWatcher
+    from worktally.client.otlp.receiver import OtlpReceiver
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +68,9 @@ class Agent:
         self._started = time.time()
         self._last_sync: float | None = None
         self._owner: DbOwner | None = None
-        self._watcher: Any = None
-        self._transcripts: Any = None
-        self._otlp: Any = None
+        self._watcher: RepoWatcher | None = None
+        self._transcripts: TranscriptWatcher | None = None
+        self._otlp: OtlpReceiver | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -74,7 +83,7 @@ class Agent:
         self._take_lock()
         con: duckdb.DuckDBPyConnection | None = None
         control: ControlServer | None = None
-        observer: Any = None
+        observer: BaseObserver | None = None
         scheduler: threading.Thread | None = None
         try:
             con = db.connect()
@@ -196,7 +205,7 @@ class Agent:
         counts = pipeline.run_sync(con, self.keyer, self.registry, self.cfg, time.time(),
                                    self.spool)
         self._last_sync = time.time()
-        if counts["registrations"]:
+        if counts.registrations:
             self._repos_changed()
 
     def _extra_status(self) -> dict[str, Any]:
@@ -212,7 +221,7 @@ class Agent:
 
     # -- watchers --------------------------------------------------------------------------
 
-    def _watch_spool(self) -> Any:
+    def _watch_spool(self) -> BaseObserver:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
@@ -230,7 +239,7 @@ class Agent:
 
     def _start_repo_watcher(self) -> None:
         try:
-            from worktally.client.watcher import RepoWatcher
+            from worktally.client.external.watcher import RepoWatcher
         except ImportError:
             log.warning("the file watcher is not available; external edits are found on sync")
             return
@@ -254,7 +263,7 @@ class Agent:
         """Serve OTLP on loopback when enabled; a busy port costs the receiver, not the agent."""
         if not self.cfg.otlp.enabled:
             return
-        from worktally.client.otlp_receiver import Limits, OtlpReceiver
+        from worktally.client.otlp.receiver import Limits, OtlpReceiver
 
         limits = Limits(max_body_bytes=self.cfg.otlp.max_body_bytes,
                         max_decompressed_bytes=self.cfg.otlp.max_decompressed_bytes)
@@ -285,7 +294,7 @@ class Agent:
             # Editor edits of these files may still be in the spool: store them first, so
             # the scan does not mistake them for changes no editor saw.
             pipeline.drain_spool(con, self.registry, self.spool)
-            return external.scan(con, self.keyer, repo, self.cfg, relpaths)
+            return scanner.scan(con, self.keyer, repo, self.cfg, relpaths)
 
         self._post("external scan", scan)
 
@@ -296,7 +305,7 @@ class Agent:
 
         def attribute(con: duckdb.DuckDBPyConnection) -> Any:
             pipeline.drain_spool(con, self.registry, self.spool)
-            return attribution.attribute_new_commits(con, self.keyer, repo, self.cfg)
+            return commits.attribute_new_commits(con, self.keyer, repo, self.cfg)
 
         self._post("attribution", attribute)
 
@@ -310,8 +319,3 @@ class Agent:
                 log.error("%s failed: %s", name, type(exc).__name__)
 
         future.add_done_callback(report)
-
-
-def request_sync(timeout: float = 600.0) -> dict[str, Any] | None:
-    """Ask a running agent to sync now; None when no agent runs."""
-    return ask({"cmd": "sync"}, timeout=timeout)

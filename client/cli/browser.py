@@ -15,7 +15,8 @@ import click
 
 import worktally.client
 from worktally.client import logging_setup, paths
-from worktally.client.browser_host import HOST_NAME
+from worktally.client.browser.native_host import HOST_NAME
+from worktally.client.cli.output import echo_json, json_option
 from worktally.client.errors import WorktallyError
 
 # Fixed by the `key` in client/browser/manifest.json (a test checks they agree), so the host
@@ -27,7 +28,6 @@ BROWSERS = ("chromium", "chrome")
 # The wrapper is a program only its owner may read or run.
 WRAPPER_MODE = 0o700
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 browser_option = click.option("--browser", type=click.Choice(BROWSERS), default="chromium",
                               show_default=True, help="Which browser's host folder to use.")
 user_data_option = click.option(
@@ -41,7 +41,7 @@ class BrowserInstallError(WorktallyError):
 
 def extension_dir() -> Path:
     """The unpacked extension shipped inside the package (load it from chrome://extensions)."""
-    return Path(worktally.client.__file__).resolve().parent / "browser"
+    return Path(worktally.client.__file__).resolve().parent / "browser" / "extension"
 
 
 def hosts_dir(browser: str, user_data_dir: Path | None) -> Path:
@@ -129,7 +129,7 @@ def install(browser: str, user_data_dir: Path | None, as_json: bool) -> None:
     """Install the native-messaging host the worktally extension talks to."""
     data = install_host(browser, user_data_dir)
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        echo_json(data)
         return
     click.echo(f"native-messaging host installed: {data['manifest']}")
     click.echo("Now load the extension: open chrome://extensions, turn on Developer mode, "
@@ -148,7 +148,7 @@ def uninstall(browser: str, user_data_dir: Path | None, as_json: bool) -> None:
             path.unlink()
             removed.append(str(path))
     if as_json:
-        click.echo(json.dumps({"removed": removed}, indent=2))
+        echo_json({"removed": removed})
     else:
         click.echo("\n".join(f"removed {p}" for p in removed) or "nothing to remove")
 
@@ -158,9 +158,9 @@ def uninstall(browser: str, user_data_dir: Path | None, as_json: bool) -> None:
 def host(browser_args: tuple[str, ...]) -> None:
     """Serve the extension over stdin/stdout (the browser runs this; BROWSER_ARGS is its
     caller's origin, which the host manifest already restricts)."""
-    from worktally.client.browser_host import BrowserHost, serve
-    from worktally.client.line_keys import default_keyer
-    from worktally.client.spool import Spool
+    from worktally.client.browser.native_host import BrowserHost, serve
+    from worktally.client.capture.line_keys import default_keyer
+    from worktally.client.capture.spool import Spool
 
     # stdout is the message channel: logs go to stderr (warnings) and the private log file.
     logging_setup.configure("browser-host", quiet=True)

@@ -5,8 +5,6 @@ agent and sync. Every command takes `--json`; its keys are a contract for script
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +15,15 @@ from rich.table import Table
 from worktally.client import logging_setup, paths
 from worktally.client.agent.access import call
 from worktally.client.agent.lock import is_held
-from worktally.client.events import SOURCES
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry, work_tree_root
-from worktally.client.spool import Spool
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.records import SOURCES
+from worktally.client.capture.spool import Spool
+from worktally.client.cli.output import emit, json_option
+from worktally.client.repos.registry import RepoRegistry, work_tree_root
 
 SYNC_TIMEOUT_S = 600.0
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 
-
-def _emit(as_json: bool, data: Any, render: Callable[[Console], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        render(Console())
 
 
 def _status_data() -> dict[str, Any]:
@@ -71,7 +63,7 @@ def status(as_json: bool) -> None:
         table.add_row(*(str(data["today"][s]) for s in SOURCES))
         console.print(table)
 
-    _emit(as_json, data, render)
+    emit(as_json, data, render)
 
 
 @click.group()
@@ -85,7 +77,7 @@ def repos() -> None:
 def repos_add(path: Path, as_json: bool) -> None:
     """Watch the git work tree containing PATH."""
     repo, _ = call({"cmd": "repos_add", "path": str(path.resolve())})
-    _emit(as_json, repo, lambda c: c.print(f"watching {repo['path']} (id {repo['repo_id']})"))
+    emit(as_json, repo, lambda c: c.print(f"watching {repo['path']} (id {repo['repo_id']})"))
 
 
 @repos.command("list")
@@ -102,7 +94,7 @@ def repos_list(as_json: bool) -> None:
             table.add_row(row["repo_id"], row["path"])
         console.print(table if data else "no repos registered; add one with `worktally repos add`")
 
-    _emit(as_json, data, render)
+    emit(as_json, data, render)
 
 
 @repos.command("remove")
@@ -111,7 +103,7 @@ def repos_list(as_json: bool) -> None:
 def repos_remove(path_or_id: str, as_json: bool) -> None:
     """Stop watching a work tree (its recorded rows stay until `worktally forget`)."""
     repo, _ = call({"cmd": "repos_remove", "path": path_or_id})
-    _emit(as_json, repo, lambda c: c.print(f"no longer watching {repo['path']}"))
+    emit(as_json, repo, lambda c: c.print(f"no longer watching {repo['path']}"))
 
 
 @click.command()
@@ -119,7 +111,7 @@ def repos_remove(path_or_id: str, as_json: bool) -> None:
 def pause(as_json: bool) -> None:
     """Stop recording edits until `worktally resume`."""
     paths.write_private(paths.paused_flag(), b"paused\n")
-    _emit(as_json, {"paused": True}, lambda c: c.print("recording paused"))
+    emit(as_json, {"paused": True}, lambda c: c.print("recording paused"))
 
 
 @click.command()
@@ -127,7 +119,7 @@ def pause(as_json: bool) -> None:
 def resume(as_json: bool) -> None:
     """Record edits again."""
     paths.paused_flag().unlink(missing_ok=True)
-    _emit(as_json, {"paused": False}, lambda c: c.print("recording resumed"))
+    emit(as_json, {"paused": False}, lambda c: c.print("recording resumed"))
 
 
 @click.command()
@@ -153,7 +145,7 @@ def commits(repo_path: Path | None, as_json: bool) -> None:
                           str(r["bulk_lines"]), str(r["external_lines"]), tools)
         console.print(table if rows else "no attributed commits yet (try `worktally sync`)")
 
-    _emit(as_json, rows, render)
+    emit(as_json, rows, render)
 
 
 def _usage_table(usage: dict[str, Any]) -> Table:
@@ -198,7 +190,7 @@ def me(week: str | None, as_json: bool) -> None:
         if usage:
             console.print(_usage_table(usage))
 
-    _emit(as_json, result, render)
+    emit(as_json, result, render)
 
 
 @click.command()
@@ -218,7 +210,7 @@ def forget(forget_all: bool, before: dt.datetime | None, yes: bool, as_json: boo
     if before is not None:
         request["before"] = before.astimezone().isoformat()
     result, _ = call(request, timeout=SYNC_TIMEOUT_S)
-    _emit(as_json, result, lambda c: c.print(
+    emit(as_json, result, lambda c: c.print(
         f"deleted {sum(result['deleted'].values())} rows"))
 
 
@@ -242,7 +234,7 @@ def sync(as_json: bool) -> None:
         logging_setup.configure("cli", quiet=True)
     result, via_agent = call({"cmd": "sync"}, timeout=SYNC_TIMEOUT_S)
     data = {**result, "via": "agent" if via_agent else "local"}
-    _emit(as_json, data, lambda c: c.print(
+    emit(as_json, data, lambda c: c.print(
         f"synced via {data['via']}: {data['batches']} batches, {data['records']} records, "
         f"{data['commits']} commits"))
 

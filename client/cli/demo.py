@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 from rich.console import Console
 
 from worktally.client import paths
+from worktally.client.cli.output import echo_json
 
 
 @click.command()
@@ -42,7 +42,7 @@ def demo(per_cohort: int, workdir: Path | None, seed: int, k_min: int, workers: 
     with BarProgress(err) as progress:
         result = run_demo(settings, progress)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
+        echo_json(result.to_json())
     else:
         print_result(wide_console(), result)
 

@@ -7,7 +7,6 @@ idempotent, so the agent stores each request and edit once however often they ar
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,14 +19,15 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from worktally.client import config
 from worktally.client.agent.lock import AgentLock
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.spool import Spool
+from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
 from worktally.client.importers import import_tool, locations
 from worktally.client.importers.batch import usage_total
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.runner import ImportSummary, parse_whole
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
-from worktally.client.spool import Spool
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 
 # Below this many bytes a progress bar would only flicker.
@@ -115,7 +115,7 @@ def _command(tool: str) -> click.Command:
         summary, spooled = run_import(tool, path)
         data = summary_json(summary)
         if as_json:
-            click.echo(json.dumps({**data, "spooled": spooled}, indent=2, sort_keys=True))
+            echo_json({**data, "spooled": spooled})
         else:
             _render(tool, data, spooled)
 

@@ -6,8 +6,6 @@ stored noised vector); `--json` keys are a contract for scripts and tests.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,22 +13,19 @@ from rich.console import Console
 from rich.table import Table
 
 from worktally.client import config
-from worktally.client.agent import access, requests
+from worktally.client.agent import access
 from worktally.client.agent.control import AgentRequestError
+from worktally.client.cli.output import emit, json_option
 from worktally.client.errors import WorktallyError
-from worktally.client.report import agent_commands, upload
+from worktally.client.report import upload
 from worktally.client.report.identity import enroll as enroll_client
 from worktally.client.wire.schema import METRICS
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 week_option = click.option(
     "--week", default=None, metavar="YYYY-Www",
     help="ISO week to report (default: the last complete week, in UTC).",
 )
 
-# The report requests join the agent's dispatch table: `worktally agent` runs this CLI, so
-# the agent answers them, and a CLI holding the lock runs them the same way.
-agent_commands.install(requests.HANDLERS)
 
 
 def run_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -46,12 +41,6 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
         raise
     return result
 
-
-def _emit(as_json: bool, data: Any, render: Callable[[Console], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        render(Console())
 
 
 @click.command()
@@ -73,7 +62,7 @@ def enroll(url: str, token: str, as_json: bool) -> None:
         console.print(f"each {enrollment.period} report spends ε={enrollment.epsilon:g}, "
                       f"δ={enrollment.delta:g} ({enrollment.mechanism} noise)")
 
-    _emit(as_json, data, render)
+    emit(as_json, data, render)
 
 
 @click.group()
@@ -108,7 +97,7 @@ def _render_prepared(console: Console, data: dict[str, Any], title: str) -> None
 def preview(week: str | None, as_json: bool) -> None:
     """Show exactly what `report send` will upload for the week (this fixes the noise)."""
     data = run_request({"cmd": "report_prepare", "week": week})
-    _emit(as_json, data, lambda c: _render_prepared(c, data, "report preview"))
+    emit(as_json, data, lambda c: _render_prepared(c, data, "report preview"))
 
 
 @report.command()
@@ -123,7 +112,7 @@ def send(week: str | None, as_json: bool) -> None:
         console.print(f"aggregator answer: {data['status']} after {data['attempts']} "
                       "attempt(s)")
 
-    _emit(as_json, data, render)
+    emit(as_json, data, render)
 
 
 @report.command(name="log")
@@ -144,7 +133,7 @@ def log_command(as_json: bool) -> None:
         console.print(f"{len(data['ledger'])} period(s) with a stored vector; values are in "
                       f"the order {', '.join(data['metrics'])}")
 
-    _emit(as_json, data, render)
+    emit(as_json, data, render)
 
 
 def register(group: click.Group) -> None:

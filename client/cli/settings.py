@@ -4,14 +4,12 @@ at a time. Parsing and checking values is `worktally.client.config`'s job; this 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from worktally.client import config
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
+from worktally.client.cli.output import echo_json, json_option
 
 
 def _row(cfg: config.Config, spec: config.Key) -> dict[str, Any]:
@@ -20,13 +18,9 @@ def _row(cfg: config.Config, spec: config.Key) -> dict[str, Any]:
             "is_default": value == spec.default, "type": spec.kind}
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
-
-
 def _echo_change(change: config.Change, as_json: bool, note: str, unchanged: str) -> None:
     if as_json:
-        _echo_json({"key": change.key, "old": change.old, "new": change.new,
+        echo_json({"key": change.key, "old": change.old, "new": change.new,
                     "changed": change.changed})
     elif change.new is None:  # `unset` removed a key this version does not know
         click.echo(f"{change.key}: {config.toml_value(change.old)} -> removed")
@@ -49,7 +43,7 @@ def list_command(as_json: bool) -> None:
     cfg = config.load()
     rows = [_row(cfg, spec) for spec in config.keys().values()]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     width = max(len(row["key"]) for row in rows)
     for row in rows:
@@ -65,7 +59,7 @@ def get_command(key: str, as_json: bool) -> None:
     spec = config.lookup(key)
     row = _row(config.load(), spec)
     if as_json:
-        _echo_json(row)
+        echo_json(row)
     else:
         click.echo(config.toml_value(row["value"]))
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
+from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
 from worktally.client.importers import locations, reconcile
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.locations import watch_roots
 from worktally.client.importers.runner import ImportSummary, Progress, import_files
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store.transaction import transaction
 
 __all__ = ["import_tool", "run_all", "watch_roots"]
@@ -39,9 +38,9 @@ def import_tool(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: Repo
 
 
 def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
-            cfg: Config) -> dict[str, Any]:
+            cfg: Config) -> dict[str, dict[str, int]]:
     """Import everything new from every enabled tool; returns counts per tool."""
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, int]] = {}
     for tool in locations.TOOLS:
         roots = locations.roots_for(tool, cfg)
         if not roots:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from worktally.client.events import AISession, EditEvent, TokenUsage
+from worktally.client.capture.records import AISession, EditEvent, TokenUsage
 
 
 @dataclass(frozen=True)

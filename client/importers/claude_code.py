@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from worktally.client.events import TokenUsage
+from worktally.client.capture.records import TokenUsage
 from worktally.client.importers.batch import ImportBatch, PendingEdit, beats, parse_ts
 from worktally.client.importers.context import ImportContext
 

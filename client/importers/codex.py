@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from worktally.client.events import TokenUsage
+from worktally.client.capture.records import TokenUsage
 from worktally.client.importers import apply_patch
 from worktally.client.importers.batch import ImportBatch, PendingEdit, parse_ts
 from worktally.client.importers.context import ImportContext

@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from worktally.client.line_keys import LineKeyer, normalise
-from worktally.client.repos import Repo, RepoRegistry
+from worktally.client.capture.line_keys import LineKeyer, normalise
+from worktally.client.repos.registry import Repo, RepoRegistry
 
 
 @dataclass

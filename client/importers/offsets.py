@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
 
 # Enough of the first line to tell two transcripts apart (ids and a timestamp).
 HEAD_BYTES = 256

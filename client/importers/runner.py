@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from worktally.client.events import TokenUsage
+from worktally.client.capture.records import TokenUsage
 from worktally.client.importers import offsets, workers
 from worktally.client.importers.batch import ImportBatch, better_usage
 from worktally.client.importers.context import ImportContext

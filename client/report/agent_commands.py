@@ -1,7 +1,7 @@
 """The report's requests to the database owner: prepare, record uploads, read the log.
 
 They run inside the agent when one runs (it owns the DuckDB) or in the CLI under the agent
-lock; `install` adds them to a dispatch table such as `worktally.client.agent.requests`.
+lock; `worktally.client.agent.requests` lists `HANDLERS` in its dispatch table.
 """
 
 from __future__ import annotations
@@ -92,8 +92,3 @@ HANDLERS: dict[str, Handler] = {
     "report_record": _record,
     "report_log": _log,
 }
-
-
-def install(handlers: dict[str, Any]) -> None:
-    """Add the report requests to a dispatch table (the agent's, or the CLI's local one)."""
-    handlers.update(HANDLERS)

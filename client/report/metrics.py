@@ -7,34 +7,18 @@ the local store can reach the report. Session outcomes and the token split come 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from worktally.client import outcomes
+from worktally.client.attribution import outcomes
 from worktally.client.config import Config
 from worktally.client.wire.periods import IsoWeek
 from worktally.client.wire.schema import METRIC_NAMES, METRICS
 
 Connection = duckdb.DuckDBPyConnection
 PER_MILLE = 1000
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """Session outcomes and token split for one week, as the report uses them.
-
-    Tokens count input + output + cache writes + cache reads, as the outcomes module does.
-    """
-
-    sessions_shipped: int = 0
-    sessions_edited: int = 0
-    sessions_repo_context: int = 0
-    sessions_no_context: int = 0
-    tokens_total: int = 0
-    tokens_shipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,27 +48,6 @@ def _scalar(con: Connection, sql: str, params: list[Any]) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _from_summary(raw: Any) -> SessionSummary:
-    """Read the outcomes module's answer (an object or a mapping with its field names)."""
-    def get(name: str) -> int:
-        value = raw.get(name, 0) if isinstance(raw, Mapping) else getattr(raw, name, 0)
-        return int(value or 0)
-
-    return SessionSummary(
-        sessions_shipped=get("shipped"),
-        sessions_edited=get("edited"),
-        sessions_repo_context=get("repo_context"),
-        sessions_no_context=get("no_context"),
-        tokens_total=get("tokens_total"),
-        tokens_shipped=get("tokens_shipped"),
-    )
-
-
-def session_summary(con: Connection, week: IsoWeek, cfg: Config) -> SessionSummary:
-    """The week's session outcomes and tokens, from the outcomes module."""
-    return _from_summary(outcomes.weekly_session_summary(con, str(week), cfg))
-
-
 def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
     """Compute and clip the week's vector (values in schema.METRICS order)."""
     start, end = week.start, week.end
@@ -111,7 +74,7 @@ def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
         con, "SELECT count(*) FROM ai_sessions WHERE started_at < ? AND ended_at >= ?",
         [end, start],
     )
-    summary = session_summary(con, week, cfg)
+    summary = outcomes.weekly_session_summary(con, str(week), cfg)
     tokens = summary.tokens_total
     raw = {
         "active": int(ai_inserted > 0 or sessions_in_week > 0 or tokens > 0),
@@ -122,10 +85,10 @@ def raw_report(con: Connection, week: IsoWeek, cfg: Config) -> RawReport:
         "ai_lines_committed": ai_committed,
         "ai_committed_share_pm": per_mille(ai_committed, lines_added),
         "ai_lines_surviving": surviving,
-        "sessions_shipped": summary.sessions_shipped,
-        "sessions_edited": summary.sessions_edited,
-        "sessions_repo_context": summary.sessions_repo_context,
-        "sessions_no_context": summary.sessions_no_context,
+        "sessions_shipped": summary.shipped,
+        "sessions_edited": summary.edited,
+        "sessions_repo_context": summary.repo_context,
+        "sessions_no_context": summary.no_context,
     }
     values = tuple(clip(raw[m.name], m.lower, m.upper) for m in METRICS)
     return RawReport(str(week), values)

@@ -14,9 +14,9 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from worktally.client import events
+from worktally.client.capture.records import SOURCES, EditEvent, RepoRegistration, from_dict, new_id
+from worktally.client.capture.spool import load_batch_document
 from worktally.client.errors import SpoolError
-from worktally.client.spool import load_batch_document
 
 # Column order of the `edits` table (keys feed `edit_lines`).
 EDIT_COLUMNS = (
@@ -24,9 +24,9 @@ EDIT_COLUMNS = (
     "session_id", "line_count", "origin",
 )
 _OPTIONAL_TEXT = ("repo_id", "tool", "kind", "model", "session_id")
-_SOURCES = frozenset(events.SOURCES)
-_EDIT = events.EditEvent.record_type
-_REGISTRATION = events.RepoRegistration.record_type
+_SOURCES = frozenset(SOURCES)
+_EDIT = EditEvent.record_type
+_REGISTRATION = RepoRegistration.record_type
 
 
 @dataclass
@@ -50,7 +50,7 @@ class EditColumns:
     def __len__(self) -> int:
         return len(self.event_id)
 
-    def add_record(self, r: events.EditEvent) -> None:
+    def add_record(self, r: EditEvent) -> None:
         for name in EDIT_COLUMNS:
             getattr(self, name).append(getattr(r, name))
         self.keys.append(list(r.keys))
@@ -97,7 +97,7 @@ class EditColumns:
             ts = [now if t is None else t for t in ts]
         _require_types("ts", ts, _NUMBER)
         if None in event_id:
-            event_id = [events.new_id() if e is None else e for e in event_id]
+            event_id = [new_id() if e is None else e for e in event_id]
         _require_types("event_id", event_id, _STR)
         self.event_id.extend(event_id)
         self.ts.extend(map(float, ts))
@@ -154,7 +154,7 @@ def read_batch(path: Path) -> ParsedBatch:
         for item in records:
             if item.get("type") == _EDIT:
                 continue
-            record = events.from_dict(item)
+            record = from_dict(item)
             others.append(record)
             if item.get("type") == _REGISTRATION:
                 registrations.append(record.path)

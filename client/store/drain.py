@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
-from worktally.client import events
+from worktally.client.capture.records import EditEvent, RepoRegistration
+from worktally.client.capture.spool import Batch, Spool
 from worktally.client.errors import SpoolError
-from worktally.client.spool import Batch, Spool
 from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns, ParsedBatch, read_batch
 from worktally.client.store.record_writers import (
     WRITERS,
@@ -28,7 +28,6 @@ from worktally.client.store.record_writers import (
     TableWriter,
     _insert_columns,
     _store_edit_columns,
-    register_writer,
     write_edits,
     write_otlp_counts,
     write_sessions,
@@ -41,7 +40,7 @@ from worktally.client.store.transaction import transaction
 
 __all__ = [
     "GROUP_RECORDS", "UNSTORABLE", "WRITERS", "Connection", "DrainResult", "TableWriter",
-    "_insert_columns", "drain", "drain_batch", "register_writer", "store_group",
+    "_insert_columns", "drain", "drain_batch", "store_group",
     "write_edits", "write_otlp_counts", "write_sessions", "write_token_usage",
 ]
 
@@ -69,11 +68,11 @@ def _parsed(batch: Batch) -> ParsedBatch:
     edits = EditColumns()
     others: list[Any] = []
     for record in batch.records:
-        if isinstance(record, events.EditEvent):
+        if isinstance(record, EditEvent):
             edits.add_record(record)
         else:
             others.append(record)
-    registrations = [r.path for r in others if isinstance(r, events.RepoRegistration)]
+    registrations = [r.path for r in others if isinstance(r, RepoRegistration)]
     return ParsedBatch(batch.batch_id, batch.path, edits, others, registrations,
                        len(batch.records))
 

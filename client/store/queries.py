@@ -7,21 +7,18 @@ holding the lock run exactly the same code. Results are JSON-ready dicts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
-from worktally.client.events import SOURCES
+from worktally.client.capture.records import SOURCES
 from worktally.client.store.transaction import transaction
 from worktally.client.wire import periods
 
 Connection = duckdb.DuckDBPyConnection
-# A `me` section: (con, week start, week end) -> JSON-ready value.
-MeSection = Callable[[Connection, dt.datetime, dt.datetime], Any]
 
 
-# Tables `forget` clears, with the column that dates a row. Later migrations register theirs.
+# Tables `forget` clears, with the column that dates a row.
 # Kept on purpose: report_ledger/report_uploads (forgetting spent privacy budget would let it
 # be spent again), import_files and watch_state (progress markers, so nothing is re-imported).
 FORGET_TABLES: dict[str, str] = {
@@ -36,20 +33,6 @@ FORGET_TABLES: dict[str, str] = {
     "otlp_counts": "window_end",
     "chat_snippets": "ts",
 }
-
-# Extra sections of `worktally me` (tokens, sessions...) added by other modules.
-ME_SECTIONS: dict[str, MeSection] = {}
-
-
-def register_me_section(name: str, fn: MeSection) -> None:
-    """Add a key to the `me` breakdown, computed for the week's [start, end)."""
-    ME_SECTIONS[name] = fn
-
-
-def register_forget_table(table: str, time_column: str) -> None:
-    """Let a later migration's table be cleared by `worktally forget`."""
-    FORGET_TABLES[table] = time_column
-
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -178,8 +161,6 @@ def me(con: Connection, week: str) -> dict[str, Any]:
             "rate": round(surviving / checked, 4) if checked else None,
         },
     }
-    for name, section in ME_SECTIONS.items():
-        result[name] = section(con, start, end)
     return result
 
 

@@ -14,7 +14,13 @@ from typing import Any
 import duckdb
 import orjson
 
-from worktally.client import events
+from worktally.client.capture.records import (
+    AISession,
+    ChatSnippet,
+    EditEvent,
+    OtlpCount,
+    TokenUsage,
+)
 from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns
 
 Connection = duckdb.DuckDBPyConnection
@@ -91,7 +97,7 @@ def _store_edit_columns(con: Connection, cols: EditColumns) -> None:
         con.execute("DROP TABLE IF EXISTS drain_fresh")
 
 
-def write_edits(con: Connection, records: Sequence[events.EditEvent]) -> None:
+def write_edits(con: Connection, records: Sequence[EditEvent]) -> None:
     """Store edit events idempotently on event id (runs in the caller's transaction, if any)."""
     cols = EditColumns()
     for r in records:
@@ -99,7 +105,7 @@ def write_edits(con: Connection, records: Sequence[events.EditEvent]) -> None:
     _store_edit_columns(con, cols)
 
 
-def write_sessions(con: Connection, records: Sequence[events.AISession]) -> None:
+def write_sessions(con: Connection, records: Sequence[AISession]) -> None:
     """Upsert: a session seen again widens its time span and gains a repo once known.
 
     One columnar statement; copies of a session within `records` are merged first by the
@@ -136,14 +142,14 @@ def write_sessions(con: Connection, records: Sequence[events.AISession]) -> None
     )
 
 
-def write_token_usage(con: Connection, records: Sequence[events.TokenUsage]) -> None:
+def write_token_usage(con: Connection, records: Sequence[TokenUsage]) -> None:
     """Upsert per usage_id: a main-thread copy beats a sidechain one, then the largest wins.
 
     One columnar statement (a transcript import writes thousands of rows; a statement per
     row cost ~4 ms each). DuckDB refuses to update one row twice in a statement, so copies
     within `records` are first reduced by the same rule.
     """
-    best: dict[str, events.TokenUsage] = {}
+    best: dict[str, TokenUsage] = {}
     for r in records:
         old = best.get(r.usage_id)
         if old is None or _usage_beats(r, old):
@@ -203,7 +209,7 @@ _USAGE_SHAPE = orjson.dumps({
 }).decode()
 
 
-def _usage_beats(new: events.TokenUsage, old: events.TokenUsage) -> bool:
+def _usage_beats(new: TokenUsage, old: TokenUsage) -> bool:
     """The upsert's rule in Python: main thread over sidechain, then the larger total."""
     if new.is_sidechain != old.is_sidechain:
         return old.is_sidechain
@@ -214,7 +220,7 @@ def _usage_beats(new: events.TokenUsage, old: events.TokenUsage) -> bool:
     return total_new > total_old
 
 
-def write_otlp_counts(con: Connection, records: Sequence[events.OtlpCount]) -> None:
+def write_otlp_counts(con: Connection, records: Sequence[OtlpCount]) -> None:
     """Upsert per count_id keeping the largest value (a cumulative counter only grows)."""
     for r in records:
         con.execute(
@@ -229,17 +235,39 @@ def write_otlp_counts(con: Connection, records: Sequence[events.OtlpCount]) -> N
         )
 
 
+def write_chat_snippets(con: Connection, records: Sequence[ChatSnippet]) -> None:
+    """Store one row per keyed line; a snippet whose event id is stored already is skipped."""
+    fresh = {r.event_id: r for r in records if r.keys}
+    if not fresh:
+        return
+    known = {
+        row[0] for row in con.execute(
+            "SELECT DISTINCT event_id FROM chat_snippets WHERE event_id IN (SELECT unnest($1))",
+            [list(fresh)],
+        ).fetchall()
+    }
+    rows = [r for event_id, r in fresh.items() if event_id not in known]
+    if not rows:
+        return
+    con.execute(
+        """
+        INSERT INTO chat_snippets
+        SELECT event_id, session_id, family, unnest(keys), to_timestamp(ts)
+        FROM (SELECT unnest($1) AS event_id, unnest($2) AS session_id, unnest($3) AS family,
+                     unnest($4::BIGINT[][]) AS keys, unnest($5::DOUBLE[]) AS ts)
+        """,
+        [[r.event_id for r in rows], [r.session_id for r in rows], [r.family for r in rows],
+         [list(r.keys) for r in rows], [r.ts for r in rows]],
+    )
+
+
 WRITERS: dict[str, TableWriter] = {
-    events.EditEvent.record_type: write_edits,
-    events.AISession.record_type: write_sessions,
-    events.TokenUsage.record_type: write_token_usage,
-    events.OtlpCount.record_type: write_otlp_counts,
+    EditEvent.record_type: write_edits,
+    AISession.record_type: write_sessions,
+    TokenUsage.record_type: write_token_usage,
+    OtlpCount.record_type: write_otlp_counts,
+    ChatSnippet.record_type: write_chat_snippets,
 }
-
-
-def register_writer(record_type: str, writer: TableWriter) -> None:
-    """Let a later module store its own record type in the same transaction."""
-    WRITERS[record_type] = writer
 
 
 def _ts(value: float) -> dt.datetime:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from worktally.client.events import EditEvent
-from worktally.client.line_keys import LineKeyer
-from worktally.client.repos import Repo
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.records import EditEvent
+from worktally.client.repos.registry import Repo
 from worktally.client.store import db, drain
 
 KEYER = LineKeyer(b"k" * 32)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 
-from worktally.client.line_keys import LineKeyer, load_or_create_secret
-from worktally.client.otlp_receiver import Limits, OtlpReceiver
-from worktally.client.repos import RepoRegistry
-from worktally.client.spool import Spool
+from worktally.client.capture.line_keys import LineKeyer, load_or_create_secret
+from worktally.client.capture.spool import Spool
+from worktally.client.otlp.receiver import Limits, OtlpReceiver
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 from worktally.client.store.drain import drain
 

@@ -24,8 +24,8 @@ import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from worktally.client.capture.line_keys import LineKeyer, load_or_create_secret
 from worktally.client.cli.browser import extension_dir
-from worktally.client.line_keys import LineKeyer, load_or_create_secret
 
 pytestmark = pytest.mark.e2e
 

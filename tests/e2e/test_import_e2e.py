@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from worktally.client.attribution.outcomes import session_outcomes
 from worktally.client.config import Config
-from worktally.client.outcomes import session_outcomes
 from worktally.client.store import db
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from worktally.client.line_keys import LineKeyer, load_or_create_secret
+from worktally.client.capture.line_keys import LineKeyer, load_or_create_secret
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from worktally.client.events import EditEvent, RepoRegistration
-from worktally.client.spool import Batch, Spool
+from worktally.client.capture.records import EditEvent, RepoRegistration
+from worktally.client.capture.spool import Batch, Spool
 
 SESSION_TIMEOUT_S = 60
 EXIT_TIMEOUT_S = 15

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from lsp_editor import Editor, end_of_insert, lsp_range, run_editor, spooled_edits
 
-from worktally.client.events import EditEvent
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.records import EditEvent
 
 TYPED = "def compute_total(items):\n    subtotal = sum(items)\n    return subtotal * 2\n"
 AI_BLOCK = (

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from lsp_editor import Editor, lsp_range, run_editor, spooled_edits, spooled_registrations
 
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
 
 
 def all_bytes_under(folder: Path) -> dict[Path, bytes]:

@@ -20,7 +20,7 @@ from lsp_editor import (
 from lsprotocol import types
 
 from worktally.client import paths
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
 
 POLL_TIMEOUT_S = 15.0
 STATUS_KEYS = {"typed", "ai", "bulk", "external", "paused", "agent"}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from lsp_editor import spooled_edits
 
-from worktally.client.line_keys import LineKeyer
-from worktally.client.spool import Spool
+from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.spool import Spool
 from worktally.lsp.spool_writer import PendingEdit, SpoolWriter
 
 WAIT_S = 10.0

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from lsp_editor import SERVER_CMD, spooled_edits
 
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
 
 RUN_TIMEOUT_S = 30
 BLOCK = "def handler(event):\n    return event.payload\n"

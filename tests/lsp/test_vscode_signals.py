@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from lsp_editor import Editor, run_editor, spooled_edits
 
-from worktally.client.line_keys import LineKeyer
+from worktally.client.capture.line_keys import LineKeyer
 
 # Node runs the extension's own logic: like tests/e2e/, this may not skip in CI.
 pytestmark = pytest.mark.e2e

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 
+from worktally.client.capture.line_keys import default_keyer
 from worktally.client.importers import import_tool
 from worktally.client.importers.locations import transcript_files
 from worktally.client.importers.runner import ImportSummary
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -17,8 +17,8 @@ from importer_support import (
     totals,
 )
 
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.repos.registry import RepoRegistry
 
 SONNET = "claude-sonnet-4-20250514"
 OPUS = "claude-opus-4-1-20250805"

@@ -14,10 +14,10 @@ from importer_support import FIXTURES, open_db, totals
 
 from worktally.client import config
 from worktally.client.agent.lock import AgentLock
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.spool import Spool
 from worktally.client.importers import run_all, watch_roots
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
-from worktally.client.spool import Spool
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import drain
 
 CLI_TIMEOUT_S = 60

@@ -17,8 +17,8 @@ from importer_support import (
     totals,
 )
 
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.repos.registry import RepoRegistry
 
 ROLLOUT = "acidicsoil__rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl"
 LEGACY = "acidicsoil__legacy-format-example__first300lines.jsonl"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from importer_support import FIXTURES, open_db, run_import, snapshot, totals
 
+from worktally.client.capture.line_keys import default_keyer
 from worktally.client.importers import offsets
-from worktally.client.line_keys import default_keyer
 
 CLAUDE_S1 = FIXTURES / "claude" / "projects" / "demo-repo" / "s1.jsonl"
 CODEX_DAY = FIXTURES / "codex" / "sessions" / "2025" / "11" / "17"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from importer_support import FIXTURES, SAMPLES, materialise, open_db, run_import, snapshot
 
+from worktally.client.capture.line_keys import default_keyer
 from worktally.client.importers import runner, workers
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.repos.registry import RepoRegistry
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from importer_support import FIXTURES, materialise, open_db, run_import
 
-from worktally.client.events import EditEvent
-from worktally.client.line_keys import default_keyer
-from worktally.client.repos import RepoRegistry
+from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.records import EditEvent
+from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import drain
 
 # The Edit in s1.jsonl is stamped 2025-09-03T10:00:04Z.

@@ -1,0 +1,1 @@
+"""From keys to outcomes: commit attribution, survival, session outcomes and pricing."""

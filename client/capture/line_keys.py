@@ -1,0 +1,129 @@
+"""Where a line of text becomes a line key: normalise, skip trivia, HMAC under a local secret.
+
+Keys never leave the machine. Stripping all whitespace makes a key survive re-indenting
+and most formatter runs; HMAC makes a key useless to anyone without this install's secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from worktally.client import paths
+
+SECRET_BYTES = 32
+MIN_SIGNIFICANT_CHARS = 4
+
+_SHA256_BLOCK = 64
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+# Lines made only of punctuation carry no authorship signal ("});", "]", "*/").
+_PUNCTUATION_ONLY = re.compile(r"^[\W_]*$")
+# Keywords that appear alone on a line in many languages.
+_TRIVIAL_WORDS = frozenset(
+    {
+        "else", "else:", "try:", "finally:", "end", "fi", "done", "esac", "pass", "break",
+        "continue", "return", "return;", "break;", "continue;", "default:", "begin", "then",
+        "do", "}else{", "}else", "else{", "{", "}", "endif", "endfor", "endwhile", "public:",
+        "private:", "protected:", "#endif", "@end", "except:", "null", "none", "true", "false",
+    }
+)
+
+
+def normalise(line: str) -> str:
+    """Drop all whitespace, so indentation and spacing changes keep the key."""
+    # str.split() and the regex's \s agree on every code point; split is ~4x faster.
+    return "".join(line.split())
+
+
+def is_trivial(normalised: str) -> bool:
+    if len(normalised) < MIN_SIGNIFICANT_CHARS:
+        return True
+    if _PUNCTUATION_ONLY.match(normalised):
+        return True
+    return normalised.lower() in _TRIVIAL_WORDS
+
+
+def load_or_create_secret(path: Path | None = None) -> bytes:
+    """Read the per-install secret, creating it (0600) on first use."""
+    target = path or paths.secret_path()
+    try:
+        data = target.read_bytes()
+        if len(data) == SECRET_BYTES:
+            return data
+    except FileNotFoundError:
+        pass
+    fresh = secrets.token_bytes(SECRET_BYTES)
+    paths.ensure_private_dir(target.parent)
+    try:
+        # O_EXCL: two processes creating it at once must end up with one secret.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, paths.FILE_MODE)
+    except FileExistsError:
+        return target.read_bytes()
+    try:
+        os.write(fd, fresh)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return fresh
+
+
+class LineKeyer:
+    """Turns lines into signed 64-bit keys (they fit DuckDB's BIGINT)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        # HMAC's two padded-key states (RFC 2104), hashed once: copying a bare sha256 state
+        # per line is ~3x cheaper than hmac.HMAC.copy(), and the result is the same HMAC.
+        block = secret if len(secret) <= _SHA256_BLOCK else hashlib.sha256(secret).digest()
+        block = block.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(_IPAD))
+        self._outer = hashlib.sha256(block.translate(_OPAD))
+
+    def __reduce__(self) -> tuple[type[LineKeyer], tuple[bytes]]:
+        # Lets the importers' worker processes (our own children, over a pipe) key lines too.
+        return (LineKeyer, (self._secret,))
+
+    def _hmac64(self, norm: str) -> int:
+        inner = self._inner.copy()
+        inner.update(norm.encode("utf-8", "surrogatepass"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return int.from_bytes(outer.digest()[:8], "big", signed=True)
+
+    def key(self, line: str) -> int | None:
+        """The key of one line, or None for a trivial line."""
+        norm = normalise(line)
+        if is_trivial(norm):
+            return None
+        return self._hmac64(norm)
+
+    def keys(self, lines: Iterable[str]) -> list[int]:
+        """Keys of the non-trivial lines, in order (duplicates kept)."""
+        # key() inlined: importers key hundreds of thousands of lines per run.
+        out: list[int] = []
+        hmac64 = self._hmac64
+        for line in lines:
+            norm = "".join(line.split())
+            if not is_trivial(norm):
+                out.append(hmac64(norm))
+        return out
+
+    def keys_of_text(self, text: str) -> list[int]:
+        return self.keys(text.splitlines())
+
+    def label(self, value: str) -> str:
+        """A keyed, non-reversible id for a path or repo name (16 hex chars)."""
+        mac = self._mac.copy()
+        mac.update(b"\x00label\x00" + value.encode("utf-8", "surrogatepass"))
+        return mac.hexdigest()[:16]
+
+
+def default_keyer() -> LineKeyer:
+    return LineKeyer(load_or_create_secret())

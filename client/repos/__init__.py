@@ -1,0 +1,1 @@
+"""The registered repositories and every call to git."""
