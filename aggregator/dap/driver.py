@@ -97,6 +97,8 @@ class Driver:
                     self._send(t, job_id, job_window, body, None, report)
                 while (job := self._new_job(t, window, report)) is not None:
                     self._send(t, *job, report)
+            if report.jobs_done:
+                self.store.checkpoint()
         return report
 
     def _unfinished(self, task: Task, window: str | None) -> list[tuple[bytes, str, bytes]]:

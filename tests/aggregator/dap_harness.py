@@ -120,6 +120,11 @@ class Secure:
     helper_admin: str
     tokens: list[str]
     noise_log: Path
+    task_file: dict[str, Any] = field(default_factory=dict)  # secrets: the leader's token
+
+    @property
+    def leader_token(self) -> str:
+        return str(self.task_file["leader_auth_token"])
 
     def noise_draws(self) -> int:
         return len(self.noise_log.read_text().splitlines()) if self.noise_log.exists() else 0
@@ -159,7 +164,7 @@ def provision(root: Path, *, roster: int = 16, k_min: int = 10, noise_copies: in
     assert accepted.status_code == 201, accepted.text
     leader.start()
     return Secure(leader, helper, task.config, leader_dep.admin_token, leader_dep.officer_token,
-                  helper_dep.admin_token, [t.token for t in issued], noise_log)
+                  helper_dep.admin_token, [t.token for t in issued], noise_log, file)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def test_sixteen_clients_to_a_release_equal_to_the_truth(secure: Secure) -> None
 
 def test_a_replayed_report_and_a_second_report_per_person(secure: Secure) -> None:
     a, b = enroll_all(secure, 2)
-    rid, body = a.report(measurement(1))
+    _, body = a.report(measurement(1))
     assert a.upload(secure.leader.url, body).status_code == 200
     assert a.upload(secure.leader.url, body).status_code == 200, "the same bytes: idempotent"
     _, other = a.report(measurement(2))
