@@ -141,8 +141,9 @@ class Driver:
             if starts:
                 con.execute("INSERT INTO dap_jobs VALUES (?, ?, ?, ?, NULL, 'sent', 0, NULL, ?)",
                             [task.task_id, job_id, job_window, body, datetime.now(UTC)])
-                con.executemany("UPDATE dap_pending SET job_id = ? WHERE task_id = ? AND "
-                                "report_id = ?", [(job_id, task.task_id, rid) for rid in starts])
+                con.execute("UPDATE dap_pending SET job_id = ? WHERE task_id = ? AND "
+                            "report_id IN (SELECT unnest(?::BLOB[]))",
+                            [job_id, task.task_id, list(starts)])
         if not starts:
             return (b"", job_window, b"", {}) if rejected else None
         return job_id, job_window, body, starts
@@ -185,8 +186,9 @@ class Driver:
                 return
             if outputs:
                 commit(con, task.config.vdaf(), task.task_id, window, outputs)
-            con.executemany("UPDATE dap_receipts SET state = 'aggregated' WHERE task_id = ? "
-                            "AND report_id = ?", [(task.task_id, rid) for rid, _ in outputs])
+            con.execute("UPDATE dap_receipts SET state = 'aggregated' WHERE task_id = ? AND "
+                        "report_id IN (SELECT unnest(?::BLOB[]))",
+                        [task.task_id, [rid for rid, _ in outputs]])
             self._reject(con, task, rejected, report)
             con.execute("DELETE FROM dap_pending WHERE task_id = ? AND job_id = ?",
                         [task.task_id, job_id])

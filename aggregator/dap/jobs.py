@@ -89,20 +89,20 @@ def handle_job(store: AggregatorStore, task: Task, keys: dict[int, HpkeKeyPair],
                             [task.task_id, job_id]).fetchone()
         if again is not None:  # the same job finished meanwhile on another thread
             return JobResult(job_id, bytes(again[0]), False)
-        ids = [p.report_id for p in prepared]
-        placeholders = ", ".join("?" for _ in ids)
         seen = {bytes(r[0]) for r in con.execute(
-            f"SELECT report_id FROM dap_seen WHERE task_id = ? AND report_id IN "
-            f"({placeholders})", [task.task_id, *ids]).fetchall()}
+            "SELECT report_id FROM dap_seen WHERE task_id = ? AND report_id IN "
+            "(SELECT unnest(?::BLOB[]))", [task.task_id, [p.report_id for p in prepared]]
+        ).fetchall()}
         vdaf = task.config.vdaf()
         by_window: dict[str, list[tuple[bytes, list[int]]]] = {}
+        collected = {w: is_collected(con, task.task_id, w)
+                     for w in {p.window for p in prepared if p.window is not None}}
         responses = []
         for p in prepared:
             error = p.error
             if error is None and p.report_id in seen:
                 error = ReportError.REPORT_REPLAYED
-            if error is None and p.window is not None and is_collected(con, task.task_id,
-                                                                        p.window):
+            if error is None and p.window is not None and collected[p.window]:
                 error = ReportError.BATCH_COLLECTED
             if error is not None:
                 responses.append(VerifyResp(p.report_id, VerifyRespType.REJECT, error=error))
@@ -112,8 +112,8 @@ def handle_job(store: AggregatorStore, task: Task, keys: dict[int, HpkeKeyPair],
             responses.append(VerifyResp(p.report_id, VerifyRespType.CONTINUE, p.outbound))
         for window, outputs in by_window.items():
             commit(con, vdaf, task.task_id, window, outputs)
-            con.executemany("INSERT INTO dap_seen VALUES (?, ?)",
-                            [(task.task_id, rid) for rid, _ in outputs])
+            con.execute("INSERT INTO dap_seen SELECT ?, unnest(?::BLOB[])",
+                        [task.task_id, [rid for rid, _ in outputs]])
         response = AggregationJobResp(tuple(responses)).encode()
         con.execute("INSERT INTO dap_jobs VALUES (?, ?, ?, NULL, ?, 'done', 1, NULL, ?)",
                     [task.task_id, job_id, ",".join(sorted(by_window)), response, now])
