@@ -30,6 +30,9 @@ class WindowKind(StrEnum):
     QUARTER = "quarter"
 
 
+# Windows per budget year, nominally: an ISO year has 52 or 53 weeks, so a weekly policy of
+# cap/52 per release cannot fund the 53rd week (the client's ledger refuses it).
+WINDOWS_PER_YEAR = {WindowKind.WEEK: 52, WindowKind.MONTH: 12, WindowKind.QUARTER: 4}
 # How many months one window spans, for the calendar kinds.
 _MONTHS = {WindowKind.MONTH: 1, WindowKind.QUARTER: 3}
 _FORMS = {WindowKind.WEEK: "YYYY-Www, like 2026-W48", WindowKind.MONTH: "YYYY-MM, like 2026-11",
