@@ -64,12 +64,21 @@ class DiscreteLaplace:
         return self._upper(t)
 
     def _upper(self, t: int) -> float:
+        inv, slope, const = self.tail_coefficients
+        return math.exp(-t * inv) * (slope * t + const)
+
+    @cached_property
+    def tail_coefficients(self) -> tuple[float, float, float]:
+        """(1/b, p, q) with P(Z ≥ t) = e^(-t/b)·(p·t + q) for every integer t ≥ 1.
+
+        One copy: p = 0, q = 1/(1+a). Two: p = k²/(1-a), q = k²·(a/(1-a)² + β/(1-a)), with
+        k = (1-a)/(1+a). Hot loops inline this form instead of calling `sf`.
+        """
         inv, alpha, one_minus, k = self._params
         if self.copies == 1:
-            return math.exp(-t * inv) / (1.0 + alpha)
+            return inv, 0.0, 1.0 / (1.0 + alpha)
         beta = (1.0 + alpha * alpha) / (one_minus * (1.0 + alpha))
-        return k * k * math.exp(-t * inv) * (
-            (t * one_minus + alpha) / one_minus**2 + beta / one_minus)
+        return inv, k * k / one_minus, k * k * (alpha / one_minus**2 + beta / one_minus)
 
     def abs_sf(self, t: int) -> float:
         """P(|Z| ≥ t) for an integer t ≥ 1."""
