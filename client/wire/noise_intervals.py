@@ -151,9 +151,11 @@ def share_interval(noisy_t: float, noisy_count: float, centre: float, bound: flo
     m_hat = centre + noisy_t / noisy_count
     guess = _normal_fieller(noisy_t, noisy_count, x.variance, y.variance, Z)
     starts = (None, None) if guess is None else (centre + guess[0], centre + guess[1])
-    limit = _SCAN_RANGES * bound
-    low = _boundary(score, m_hat, -1.0, starts[0], centre - limit, bound)
-    high = _boundary(score, m_hat, 1.0, starts[1], centre + limit, bound)
+    # The search reaches this far beyond both the range and the point estimate (which a
+    # count near 0 can throw far outside the range).
+    reach = _SCAN_RANGES * bound
+    low = _boundary(score, m_hat, -1.0, starts[0], min(centre, m_hat) - reach, bound)
+    high = _boundary(score, m_hat, 1.0, starts[1], max(centre, m_hat) + reach, bound)
     return low, high
 
 

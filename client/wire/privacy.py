@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from worktally.client.wire.windows import WindowKind
+
 
 class Mechanism(StrEnum):
     """The noise distributions the wire format knows."""
@@ -44,5 +46,5 @@ ACCEPTED_SCALES = 60
 # windows.Window.budget_year); the developer may lower it, nothing raises it.
 YEARLY_EPSILON_CAP = 16.0
 # A cohort's default policy: one release per quarter at ε = 4 (the yearly cap over four).
-DEFAULT_RELEASE_WINDOW = "quarter"
+DEFAULT_RELEASE_WINDOW = WindowKind.QUARTER
 DEFAULT_EPSILON_PER_RELEASE = 4.0

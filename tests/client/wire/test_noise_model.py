@@ -81,6 +81,14 @@ def test_a_count_lost_in_its_noise_leaves_the_share_unbounded() -> None:
     assert math.isinf(low) or math.isinf(high)
 
 
+@pytest.mark.parametrize("copies", [1, 2])
+def test_a_point_estimate_far_outside_the_range_still_gets_its_interval(copies: int) -> None:
+    # C̃ = 1 after a large negative count draw: m̂ = 500 + 90_000 is far beyond the range.
+    low, high = share_interval(90_000.0, 1.0, 500, 1000, 50.0, 0.5, copies, 16)
+    assert low <= 90_500 <= high
+    assert low > 1000  # the data exclude the whole range: estimate_release shows it all
+
+
 def test_local_mode_share_interval_solves_the_normal_fieller_quadratic() -> None:
     n, t_obs, c_obs, scale_t, scale_c = 40, -4000.0, 37.0, 400.0, 1.5
     low, high = share_interval(t_obs, c_obs, 500, 1000, scale_t, scale_c, LOCAL, n)
