@@ -92,9 +92,9 @@ class _ShareTest:
         exp, ceil = math.exp, math.ceil
         total = 0.0
         for k, w in self.weights:
-            # X is integer, so P(X ≥ a) = P(X ≥ ceil(a)) and P(X ≤ -a) = P(X ≥ ceil(a));
-            # P(X ≥ j) is inlined from DiscreteLaplace.tail_coefficients (this loop is the
-            # model's whole cost).
+            # |X - dk| ≥ t is X ≥ t + dk or, X being symmetric, -X ≥ t - dk; X is an
+            # integer, so each is P(X ≥ ceil(.)). P(X ≥ j) is inlined from
+            # DiscreteLaplace.tail_coefficients: this loop is the model's whole cost.
             for j in (ceil(t + d * k - _ROUND), ceil(t - d * k - _ROUND)):
                 if j >= 1:
                     total += w * exp(-j * inv) * (slope * j + const)
@@ -125,9 +125,9 @@ def share_interval(noisy_t: float, noisy_count: float, centre: float, bound: flo
                    n: int) -> tuple[float, float]:
     """The untrimmed 95% set for a share's mean, as (low, high); ±inf where it is open.
 
-    Exact modes search the ends of the accepted set around the point estimate by bracketing
-    and bisection (the normal approximation gives the starting points); local mode solves
-    the normal version in closed form. A count estimate C̃ ≤ 0 gives (-inf, inf).
+    Exact modes search the ends of the accepted set around the point estimate (secant steps
+    and bisection, from the normal approximation's ends); local mode solves the normal
+    version in closed form. A count estimate C̃ ≤ 0 gives (-inf, inf).
     """
     check_copies(copies)
     if noisy_count <= 0:
