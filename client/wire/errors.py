@@ -18,3 +18,7 @@ class WireError(WorktallyError):
 
 class PeriodError(WireError):
     """A report period written in a form that is not a valid period."""
+
+
+class MeasurementError(WireError):
+    """A secure report's values (or its noise parameters) that the schema cannot accept."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from worktally.client.wire.windows import WindowKind
+
 
 class Mechanism(StrEnum):
     """The noise distributions the wire format knows."""
@@ -39,3 +41,10 @@ DEFAULT_PRIVACY = PrivacyParameters(
 # A noised value farther than this many noise scales outside the clipping bounds is not
 # something the mechanism produces (probability below e^-60), so the aggregator rejects it.
 ACCEPTED_SCALES = 60
+
+# Secure mode (schema v2). A person spends at most this much ε per budget year (see
+# windows.Window.budget_year); the developer may lower it, nothing raises it.
+YEARLY_EPSILON_CAP = 16.0
+# A cohort's default policy: one release per quarter at ε = 4 (the yearly cap over four).
+DEFAULT_RELEASE_WINDOW = WindowKind.QUARTER
+DEFAULT_EPSILON_PER_RELEASE = 4.0
