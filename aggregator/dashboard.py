@@ -106,9 +106,13 @@ def _metric_table(spec: MetricInfo, rows: list[Row]) -> str:
             continue
         total = ["", ""] if f.total is None else [
             round(f.total.value), f"[{f.total.low:.0f}, {f.total.high:.0f}]"]
+        note = ""
+        if not f.mean.informative:
+            note = ("interval too wide to say much" if f.mean.people_needed is None else
+                    f"needs about {f.mean.people_needed} people")
         body.append([row.period, row.cohort, row.n, round(f.mean.value, 2),
-                     f"[{f.mean.low:.2f}, {f.mean.high:.2f}]", *total])
-    headers = ["period", "cohort", "n", "estimate", "95%", "sum", "sum 95%"]
+                     f"[{f.mean.low:.2f}, {f.mean.high:.2f}]", *total, note])
+    headers = ["period", "cohort", "n", "estimate", "95%", "sum", "sum 95%", "note"]
     return f"<h3>{html.escape(spec.name)}</h3>" + table(headers, body)
 
 

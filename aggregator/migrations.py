@@ -210,6 +210,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             half_width DOUBLE NOT NULL,
             informative BOOLEAN NOT NULL,
             n INTEGER NOT NULL,
+            people_needed INTEGER,
             PRIMARY KEY (release_id, metric)
         );
         """,

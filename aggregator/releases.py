@@ -40,6 +40,7 @@ class MetricEstimate:
     half_width: float
     informative: bool
     n: int
+    people_needed: int | None = None  # secure mode: the team size this figure would need
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,10 @@ def store_release(con: duckdb.DuckDBPyConnection, rel: Release) -> Release:
                 [release_id, rel.cohort, rel.period, rel.released_at, rel.released_by, rel.n,
                  rel.roster_size, rel.k_min, rel.min_contributors, rel.epsilon, rel.delta,
                  rel.mechanism, rel.schema_version, rel.mode, rel.noise_copies])
-    con.executemany("INSERT INTO release_estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.executemany("INSERT INTO release_estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(release_id, e.metric, i, e.value, e.raw, e.low, e.high, e.half_width,
-                      e.informative, e.n) for i, e in enumerate(rel.estimates)])
+                      e.informative, e.n, e.people_needed)
+                     for i, e in enumerate(rel.estimates)])
     detail = f"n={rel.n} roster={rel.roster_size} mode={rel.mode}"
     if rel.mode == "secure":
         detail += f" epsilon={rel.epsilon} noise_copies={rel.noise_copies}"
@@ -163,7 +165,7 @@ def list_releases(store: AggregatorStore) -> list[Release]:
                            "schema_version, coalesce(mode, 'local'), coalesce(noise_copies, 0) "
                            "FROM releases ORDER BY period, cohort").fetchall()
         stored = con.execute("SELECT release_id, metric, value, raw, low, high, half_width, "
-                             "informative, n FROM release_estimates "
+                             "informative, n, people_needed FROM release_estimates "
                              "ORDER BY release_id, position").fetchall()
         legacy = con.execute("SELECT release_id, metric, total, noise_variance "
                              "FROM release_figures").fetchall()

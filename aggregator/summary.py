@@ -10,6 +10,7 @@ per team only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,10 @@ def row_json(row: Row) -> dict[str, Any]:
 
 
 def _est(e: MetricEstimate) -> dict[str, Any]:
-    return {"estimate": round(e.value, 4), "raw": round(e.raw, 4), "low": round(e.low, 4),
-            "high": round(e.high, 4), "half_width": round(e.half_width, 4),
-            "informative": e.informative}
+    # JSON has no infinity: a half-width the data bound on one side only is null.
+    half = round(e.half_width, 4) if math.isfinite(e.half_width) else None
+    out = {"estimate": round(e.value, 4), "raw": round(e.raw, 4), "low": round(e.low, 4),
+           "high": round(e.high, 4), "half_width": half, "informative": e.informative}
+    if e.people_needed is not None:
+        out["people_needed"] = e.people_needed
+    return out

@@ -29,11 +29,18 @@ from worktally.client.wire.dap import DapError, b64url, from_b64url
 from worktally.client.wire.dap.hpke import supported
 from worktally.client.wire.dap.messages import TASK_ID_SIZE, HpkeConfigList
 from worktally.client.wire.dap.task import TaskConfig
+from worktally.client.wire.privacy import (
+    DEFAULT_EPSILON_PER_RELEASE,
+    DEFAULT_RELEASE_WINDOW,
+    YEARLY_EPSILON_CAP,
+)
+from worktally.client.wire.windows import WINDOWS_PER_YEAR as WINDOWS_PER_YEAR_BY_KIND
 
 TASK_FILE_FORMAT = "worktally-dap-task/1"
-WINDOWS_PER_YEAR = {"week": 53, "month": 12, "quarter": 4}
-DEFAULT_WINDOW = "quarter"
-DEFAULT_EPSILON_RELEASE = 4.0
+# The client's ledger funds at most this many windows a year (see wire/windows.py).
+WINDOWS_PER_YEAR = {kind.value: n for kind, n in WINDOWS_PER_YEAR_BY_KIND.items()}
+DEFAULT_WINDOW = DEFAULT_RELEASE_WINDOW.value
+DEFAULT_EPSILON_RELEASE = DEFAULT_EPSILON_PER_RELEASE
 DEFAULT_K_SECURE = 10
 MECHANISM = "discrete_laplace"
 
@@ -63,7 +70,7 @@ class HelperPolicy:
     """What a helper's operator accepts; a task outside it is refused with the reason."""
 
     max_epsilon: float = DEFAULT_EPSILON_RELEASE
-    max_epsilon_per_year: float = 16.0
+    max_epsilon_per_year: float = YEARLY_EPSILON_CAP
     min_k: int = DEFAULT_K_SECURE
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from worktally.aggregator.dap.jobs import handle_job
 from worktally.aggregator.dap.keys import AGGREGATOR, config_list, load_keys
-from worktally.aggregator.dap.model import model_for, tail_quantile
+from worktally.aggregator.dap.model import model_for
 from worktally.aggregator.dap.tasks import (
     HelperPolicy,
     Task,
@@ -48,6 +47,8 @@ from worktally.client.wire.dap.messages import (
     UploadRequest,
 )
 from worktally.client.wire.dap.window import window_of
+from worktally.client.wire.measurement import SECURE_METRICS
+from worktally.client.wire.measurement import vdaf as measurement_vdaf
 
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
 WINDOW = "2026-Q3"
@@ -211,34 +212,27 @@ def test_the_helper_refuses_malformed_jobs(pair: Pair, request_: AggregationJobI
     assert garbage.value.kind == "invalidMessage"
 
 
-# --- the provisional noise model ------------------------------------------------------------
+# --- the schema-2 model ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("copies", [1, 2])
-@pytest.mark.parametrize("scale", [0.7, 3.0, 25.0])
-def test_tail_quantiles_match_a_brute_force_convolution(copies: int, scale: float) -> None:
-    alpha = math.exp(-1 / scale)
-    span = int(60 * scale) + 10
-    one = {k: (1 - alpha) / (1 + alpha) * alpha ** abs(k) for k in range(-span, span + 1)}
-    pmf = one
-    if copies == 2:
-        pmf = {}
-        for a, pa in one.items():
-            for b, pb in one.items():
-                if abs(a + b) <= span:
-                    pmf[a + b] = pmf.get(a + b, 0.0) + pa * pb
-    for mass in (0.05, 0.025):
-        t = tail_quantile(scale, copies, mass)
-        tail = sum(p for k, p in pmf.items() if abs(k) >= t)
-        below = sum(p for k, p in pmf.items() if abs(k) >= t - 1)
-        assert tail <= mass + 1e-9 < below + 1e-9
-
-
-def test_the_schema_2_model_matches_the_design() -> None:
+def test_the_schema_2_model_is_the_measurement_module() -> None:
     model = model_for(2)
-    assert [m.name for m in model.metrics][:2] == ["ai_active", "shipped_token_share_pm"]
-    assert [e.bound for e in model.entries] == [1, 1000, 1000, 1, 1000, 5000, 500, 500]
-    assert [e.gate for e in model.entries] == [None, 0, 0, None, 3, None, None, None]
+    assert model.metrics == SECURE_METRICS
+    assert model.entries == tuple(measurement_vdaf().flp.valid.entries)  # type: ignore[attr-defined]
     assert len(model.draw_noise(4.0)) == 8
     with pytest.raises(PolicyViolation):
         model_for(99)
+
+
+def test_schema_2_estimates_come_from_the_noise_model() -> None:
+    model = model_for(2)
+    truth = [12, 12 * 300, 12 * 100, 10, 10 * 400, 12 * 1000, 12 * 50, 12 * 40]
+    estimates = {e.metric: e for e in model.estimates(truth, 16, 4.0, 1)}
+    assert estimates["ai_active"].value == 12
+    assert estimates["shipped_token_share_pm"].value == pytest.approx(300)
+    assert estimates["ai_line_share_pm"].value == pytest.approx(400)
+    assert estimates["ai_tokens_k_per_week"].value == pytest.approx(750)
+    for e in estimates.values():
+        assert e.low <= e.value <= e.high and e.n == 16
+    with pytest.raises(PolicyViolation):
+        model.estimates(truth, 0, 4.0, 1)

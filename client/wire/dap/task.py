@@ -33,6 +33,8 @@ from worktally.client.wire.dap.codec import (
 )
 from worktally.client.wire.dap.messages import HpkeConfig
 from worktally.client.wire.dap.window import WINDOW_KINDS
+from worktally.client.wire.errors import MeasurementError
+from worktally.client.wire.measurement import ctx as measurement_ctx
 from worktally.client.wire.vdaf import BOUNDED_VEC_ID, Entry, Prio3, VdafError, bounded_vec
 
 POLICY_EXTENSION = 0xFF57
@@ -44,8 +46,11 @@ _URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/%-]*)?")
 
 
 def vdaf_ctx(task_id: bytes) -> bytes:
-    """The VDAF application context for a task, as DAP defines it: the one place it is built."""
-    return b"dap-18" + task_id
+    """The VDAF application context for a task, as DAP defines it (built by `measurement`)."""
+    try:
+        return measurement_ctx(task_id)
+    except MeasurementError as exc:
+        raise DapError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,8 @@ def test_window_bounds(kind: str, label: str, start: dt.datetime, end: dt.dateti
 
 @pytest.mark.parametrize(("kind", "label"), [
     ("week", "2025-W53"), ("week", "2026-W00"), ("month", "2026-13"), ("month", "2026-1"),
-    ("quarter", "2026-Q5"), ("quarter", "2026-11"), ("day", "2026-11-01"), ("month", "1969-12"),
+    ("quarter", "2026-Q5"), ("quarter", "2026-11"), ("day", "2026-11-01"), ("month", " 2026-11"),
+    ("week", "2026-w48"),
 ])
 def test_bad_window_labels(kind: str, label: str) -> None:
     with pytest.raises(DapError):
