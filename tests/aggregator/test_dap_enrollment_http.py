@@ -53,6 +53,8 @@ def test_one_token_enrolls_one_key_once(secure: Secure) -> None:
         assert active_keys(store, "team") == 1
     finally:
         store.close()
+    _, count = combined(secure)
+    assert count == 0
 
 
 def test_never_more_keys_than_the_roster(secure: Secure) -> None:

@@ -26,7 +26,9 @@ from dap_harness import (
     truth,
 )
 
-from worktally.client.wire.dap.aggregation import checksum_of
+from worktally.client.wire.dap import b64url
+from worktally.client.wire.dap.aggregation import AggregationJobInitReq, checksum_of
+from worktally.client.wire.dap.media import AGGREGATION_JOB_INIT_REQ
 from worktally.client.wire.dap.messages import ReportError, UploadErrors
 
 pytestmark = pytest.mark.slow
@@ -107,3 +109,25 @@ def test_a_replayed_report_and_a_second_report_per_person(secure: Secure) -> Non
     secure.stop()
     total, count = combined(secure)
     assert (total, count) == (measurement(1), 1)
+
+
+def test_the_helper_checks_its_callers(secure: Secure) -> None:
+    jobs = f"{secure.helper.url}/tasks/{b64url(secure.task.task_id)}/aggregation_jobs"
+    evil = httpx.get(f"{secure.helper.url}/hpke_config", headers={"Host": "evil.example"},
+                     timeout=30)
+    assert evil.status_code == 400, "a loopback helper refuses other Host headers"
+    body = AggregationJobInitReq(0, b"", (), ()).encode()
+    for headers in ({}, bearer(secure.helper_admin), bearer(secure.admin)):
+        refused = httpx.post(jobs, content=body, timeout=30, headers={
+            **headers, "Content-Type": AGGREGATION_JOB_INIT_REQ})
+        assert refused.status_code == 401, headers
+    unknown = httpx.post(f"{secure.helper.url}/tasks/{b64url(bytes(32))}/aggregation_jobs",
+                         content=body, timeout=30, headers={
+                             **bearer(secure.leader_token),
+                             "Content-Type": AGGREGATION_JOB_INIT_REQ})
+    assert unknown.status_code == 404 and unknown.json()["title"] == "unrecognizedTask"
+    assert httpx.post(f"{secure.helper.url}/tasks/{b64url(secure.task.task_id)}/reports",
+                      content=b"", timeout=30).status_code in (404, 405)
+    secure.stop()
+    leader, helper = stored_buckets(secure)
+    assert leader.report_count == helper.report_count == 0

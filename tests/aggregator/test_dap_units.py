@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from worktally.aggregator.dap.batches import bucket
+from worktally.aggregator.dap.driver import Driver
 from worktally.aggregator.dap.jobs import handle_job
 from worktally.aggregator.dap.keys import AGGREGATOR, config_list, load_keys
 from worktally.aggregator.dap.model import model_for
+from worktally.aggregator.dap.peer import HelperClient
 from worktally.aggregator.dap.tasks import (
     HelperPolicy,
     Task,
@@ -40,18 +43,20 @@ from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import b64url
 from worktally.client.wire.dap.aggregation import AggregationJobInitReq
 from worktally.client.wire.dap.client import build_report, sign_upload
+from worktally.client.wire.dap.hpke import HpkeKeyPair
 from worktally.client.wire.dap.messages import (
     HpkeConfig,
     HpkeConfigList,
     ReportError,
     UploadRequest,
 )
-from worktally.client.wire.dap.window import window_of
+from worktally.client.wire.dap.window import last_ended, window_of
 from worktally.client.wire.measurement import SECURE_METRICS
 from worktally.client.wire.measurement import vdaf as measurement_vdaf
 
-NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
-WINDOW = "2026-Q3"
+# The real clock: the helper's handler checks report times against it.
+NOW = dt.datetime.now(dt.UTC)
+WINDOW = last_ended("quarter", NOW)
 
 
 @dataclass
@@ -236,3 +241,42 @@ def test_schema_2_estimates_come_from_the_noise_model() -> None:
         assert e.low <= e.value <= e.high and e.n == 16
     with pytest.raises(PolicyViolation):
         model.estimates(truth, 0, 4.0, 1)
+
+
+# --- the whole pipeline in process ---------------------------------------------------------
+
+
+class _InProcessHelper(HelperClient):
+    """The leader's client for the helper, handing requests to the helper's handler."""
+
+    def __init__(self, pair: Pair, keys: dict[int, HpkeKeyPair]) -> None:
+        super().__init__()
+        self.pair, self.keys = pair, keys
+
+    def post_job(self, helper_url: str, task_id: bytes, token: str, body: bytes) -> bytes:
+        check_leader_token(self.pair.helper_task, token)
+        return handle_job(self.pair.helper, self.pair.helper_task, self.keys, body).response
+
+
+def test_a_job_whose_every_report_is_rejected_commits_nothing(pair: Pair,
+                                                             tmp_path: Path) -> None:
+    client = _client(pair)
+    (report,) = UploadRequest.decode(_body(pair)).reports
+    ct = report.helper_encrypted_input_share
+    broken = dataclasses.replace(report, helper_encrypted_input_share=dataclasses.replace(
+        ct, payload=bytes([ct.payload[0] ^ 1]) + ct.payload[1:]))
+    assert _upload(pair, client, UploadRequest((broken,)).encode()) is None
+    helper_keys = load_keys(pair.helper, DataDir(tmp_path / "h"), AGGREGATOR)
+    leader_keys = load_keys(pair.leader, DataDir(tmp_path / "l"), AGGREGATOR)
+    driver = Driver(pair.leader, leader_keys, _InProcessHelper(pair, helper_keys), interval=0)
+    result = driver.run_once()
+    assert (result.jobs_done, result.aggregated) == (1, 0)
+    assert result.rejected == {"hpke_decrypt_error": 1}
+    for store in (pair.leader, pair.helper):
+        with store.transaction() as con:
+            stored = bucket(con, pair.task.config.vdaf(), pair.task.task_id, WINDOW)
+            assert con.execute("SELECT count(*) FROM dap_pending").fetchone() == (0,)
+        assert stored.report_count == 0 and stored.agg_share == [0] * 8
+    # The slot may send a good report instead; it is counted.
+    assert _upload(pair, client, _body(pair)) is None
+    assert driver.run_once().aggregated == 1
