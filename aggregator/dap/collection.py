@@ -1,8 +1,8 @@
 """Collection at the leader: close a batch and gather both aggregate shares, sealed to the
 collector (DAP's collection job, run by the admin's release or `POST .../collection_jobs`).
 
-Order, each step idempotent so a retry after any failure resumes: refuse a window that has
-not ended or is on hold; run the batch's pending jobs; in one transaction check
+Order, each step idempotent so a retry after any failure resumes: refuse a window on hold
+or not yet ended; run the batch's pending jobs; in one transaction check
 k <= reports <= roster, close the batch, seal the leader's share (noised too when both
 aggregators add noise) and store it; then ask the helper for its share (it checks count and
 checksum and draws its noise once) and store that. Asking again returns what was stored.
@@ -11,6 +11,7 @@ checksum and draws its noise once) and store that. Asking again returns what was
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from worktally.aggregator.dap.batches import bucket, close
@@ -51,12 +52,13 @@ def collect(store: AggregatorStore, task: Task, window: str, driver: Driver,
     """Collect one batch (or return its earlier collection)."""
     now = now or dt.datetime.now(dt.UTC)
     start, end = _window(task, window)
+    # A hold blocks handing out even a collection made before it.
+    _check_hold(store, task, window)
     stored = _stored(store, task, window)
     if stored is None:
         if end > now:
             raise ReleaseRefused(f"{task.cohort} {window} has not ended; it can be released "
                                  f"from {end.isoformat()}")
-        _check_hold(store, task, window)
         for _ in range(PASSES):
             driver.run_once(task, window)
             if not pending_count(store, task, window):
@@ -80,10 +82,39 @@ def collect(store: AggregatorStore, task: Task, window: str, driver: Driver,
         with store.transaction() as con:
             con.execute("UPDATE dap_collections SET helper_share = ? WHERE task_id = ? AND "
                         "window_label = ?", [helper_share.encode(), task.task_id, window])
+    return Collected(request, CollectionJobResp(count, _interval(task, start, end), leader_share,
+                                                helper_share))
+
+
+def collection_job_id(request: bytes) -> bytes:
+    """A collection job's id: derived from its request, so a repeat names the same job."""
+    return hashlib.sha256(b"worktally collection job" + request).digest()[:16]
+
+
+def stored_collection(store: AggregatorStore, task: Task, job_id: bytes) -> Collected | None:
+    """GET on a collection job: its stored answer once both shares are in (holds apply)."""
+    with store.transaction() as con:
+        rows = con.execute("SELECT window_label, request FROM dap_collections WHERE "
+                           "task_id = ?", [task.task_id]).fetchall()
+    for window, request in rows:
+        if collection_job_id(bytes(request)) != job_id:
+            continue
+        _check_hold(store, task, window)
+        stored = _stored(store, task, window)
+        if stored is None or stored[4] is None:
+            return None
+        start, end = _window(task, window)
+        return Collected(stored[0], CollectionJobResp(stored[1], _interval(task, start, end),
+                                                      stored[3], stored[4]))
+    return None
+
+
+def _interval(task: Task, start: dt.datetime, end: dt.datetime) -> Interval:
+    """DAP's interval of the batch: the window, in time-precision units (report times
+    themselves are not kept)."""
     precision = task.config.time_precision
-    interval = Interval(int(start.timestamp()) // precision,
-                        int((end - start).total_seconds()) // precision)
-    return Collected(request, CollectionJobResp(count, interval, leader_share, helper_share))
+    return Interval(int(start.timestamp()) // precision,
+                    int((end - start).total_seconds()) // precision)
 
 
 def _window(task: Task, window: str) -> tuple[dt.datetime, dt.datetime]:

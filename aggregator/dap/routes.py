@@ -10,7 +10,6 @@ after). Errors are RFC 9457 problem documents with DAP's error types.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from worktally.aggregator.dap.aggregate_shares import handle_aggregate_share, stored_share
-from worktally.aggregator.dap.collection import collect
+from worktally.aggregator.dap.collection import collect, collection_job_id, stored_collection
 from worktally.aggregator.dap.context import DapContext
 from worktally.aggregator.dap.jobs import JOB_ID_SIZE, MAX_JOB_BYTES, handle_job, stored_response
 from worktally.aggregator.dap.keys import config_list
@@ -123,10 +122,22 @@ def add_leader_routes(app: FastAPI, ctx: DapContext, admin: Callable[..., None])
         assert ctx.driver is not None
         collected = await run_in_threadpool(collect, ctx.store, task, window, ctx.driver,
                                             ctx.peer, ctx.noise, "collector")
-        job_id = b64url(hashlib.sha256(body).digest()[:16])
+        job_id = b64url(collection_job_id(body))
         return Response(collected.response.encode(), status_code=201,
                         media_type=COLLECTION_JOB_RESP, headers={
                             "Location": f"/tasks/{task_id}/collection_jobs/{job_id}"})
+
+    @app.get("/tasks/{task_id}/collection_jobs/{job_id}", response_class=Response,
+             dependencies=[Depends(admin)],
+             responses={200: _binary(COLLECTION_JOB_RESP, "both shares, sealed to the "
+                                                          "collector"), **ERRORS})
+    def get_collection(task_id: TaskId, job_id: ResourceId) -> Response:
+        task = _task(ctx, task_id)
+        collected = stored_collection(ctx.store, task, _id(job_id, 16, task))
+        if collected is None:
+            raise DapProblem("invalidMessage", "no finished collection job with this id", 404,
+                             task.task_id)
+        return Response(collected.response.encode(), media_type=COLLECTION_JOB_RESP)
 
 
 def add_helper_routes(app: FastAPI, ctx: DapContext) -> None:

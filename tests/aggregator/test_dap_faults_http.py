@@ -172,8 +172,18 @@ def test_a_collector_asking_twice_gets_the_same_noisy_answer(tmp_path: Path,
         assert first.status_code == 201, first.text
         second = _collect(secure)
         assert second.status_code == 201 and second.content == first.content
+        polled = httpx.get(secure.leader.url + first.headers["Location"], timeout=30,
+                           headers=bearer(secure.admin))
+        assert polled.status_code == 200 and polled.content == first.content
         assert CollectionJobResp.decode(first.content).report_count == 11
         assert secure.noise_draws() == copies, "each aggregator draws once per batch"
+        # A hold placed afterwards blocks handing the stored answer out again.
+        hold = {"cohort": "team", "period": WINDOW, "reason": "second look"}
+        assert httpx.post(f"{secure.leader.url}/v1/privacy/holds", json=hold, timeout=30,
+                          headers=bearer(secure.officer)).status_code == 201
+        assert _collect(secure).status_code == 409
+        assert httpx.delete(f"{secure.leader.url}/v1/privacy/holds/team/{WINDOW}", timeout=30,
+                            headers=bearer(secure.officer)).status_code == 200
         # The leader asking the helper again (a retry) gets the very same sealed share.
         request = AggregateShareReq(CollectionJobReq(window_query(WINDOW)),
                                     window_query(WINDOW), 11, checksum_of(ids)).encode()
