@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worktally.aggregator import noise
+from worktally.client.wire import dp_sampling as noise
 from worktally.client.wire import measurement as wire_measurement
 from worktally.client.wire.discrete_laplace import DiscreteLaplace
 from worktally.client.wire.measurement import (
