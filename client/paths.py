@@ -86,3 +86,8 @@ def socket_path() -> Path:
 
 def paused_flag() -> Path:
     return home() / "paused"
+
+
+def last_sync_path() -> Path:
+    """When the last full sync finished (ISO time), whoever ran it: agent or CLI."""
+    return home() / "last-sync"

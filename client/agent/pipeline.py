@@ -9,6 +9,7 @@ commit made before the first sync would miss the lines an agent wrote.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,4 +114,6 @@ def run_sync(
     )
     log.info("sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
              counts.batches, counts.records, counts.quarantined, counts.repos, counts.commits)
+    paths.write_private(paths.last_sync_path(),
+                        dt.datetime.fromtimestamp(now, dt.UTC).isoformat().encode())
     return counts

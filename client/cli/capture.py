@@ -41,13 +41,22 @@ def _status_data() -> dict[str, Any]:
         "edits_total": int(result.get("edits_total", 0)),
         "commits_total": int(result.get("commits_total", 0)),
         "spool_pending": len(Spool().pending()),
+        "last_sync": _last_sync(),
+        "report": call({"cmd": "report_status"})[0],
     }
+
+
+def _last_sync() -> str | None:
+    try:
+        return paths.last_sync_path().read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
 
 
 @click.command()
 @json_option
 def status(as_json: bool) -> None:
-    """Show whether the agent runs, what is watched, and today's recorded lines."""
+    """Show the agent, what is watched, today's lines, enrollment and the privacy budget."""
     data = _status_data()
 
     def render(console: Console) -> None:
@@ -57,6 +66,21 @@ def status(as_json: bool) -> None:
         console.print(f"paused:  {'yes' if data['paused'] else 'no'}")
         console.print(f"repos:   {data['repos']}")
         console.print(f"pending: {data['spool_pending']} spool batches")
+        console.print(f"synced:  {data['last_sync'] or 'never'}")
+        report = data["report"]
+        enrolled = report["enrollment"]
+        if enrolled:
+            console.print(f"enrolled: cohort {enrolled['cohort']} ({enrolled['mode']} mode), "
+                          f"one release per {enrolled['window_kind']} at "
+                          f"ε={enrolled['epsilon_per_release']:g}")
+        else:
+            console.print("enrolled: no (`worktally report preview` shows what would leave)")
+        last = report["last_report"]
+        shown = f"{last['window']} (accepted {last['accepted_at']})" if last else "never"
+        console.print(f"reported: {shown}")
+        year = report["budget"]
+        console.print(f"budget:  ε {year['spent']:g} of {year['cap']:g} spent in "
+                      f"{year['year']} ({year['left']:g} left)")
         table = Table(title="today's inserted lines")
         for source in SOURCES:
             table.add_column(source, justify="right")

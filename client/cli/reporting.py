@@ -1,7 +1,8 @@
-"""Commands of the `worktally` CLI for the private weekly report: enroll, report preview/send/log.
+"""Commands of the `worktally` CLI for the private report: enroll, report preview/send/log.
 
-`report preview` shows exactly the fields and values that `report send` will upload (the same
-stored noised vector); `--json` keys are a contract for scripts and tests.
+`report preview` shows, per field, your true (clipped) value beside what leaves: in secure
+mode only a random share of it; in local mode the noised value that `report send` uploads
+(the same stored vector). `--json` keys are a contract for scripts and tests.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from rich.table import Table
 
 from worktally.client import config
 from worktally.client.agent import access
-from worktally.client.agent.control import AgentRequestError
 from worktally.client.cli.output import emit, json_option
+from worktally.client.control_client import AgentRequestError
 from worktally.client.errors import WorktallyError
 from worktally.client.report import upload
-from worktally.client.report.identity import enroll as enroll_client
-from worktally.client.wire.schema import METRICS
+from worktally.client.report.enrollment import enroll as enroll_client
 
-week_option = click.option(
-    "--week", default=None, metavar="YYYY-Www",
-    help="ISO week to report (default: the last complete week, in UTC).",
-)
-
+window_option = click.option(
+    "--window", "window", default=None, metavar="LABEL",
+    help="Release window to report, like 2026-Q3, 2026-11 or 2026-W48 (default: the last "
+         "one of your cohort's kind that has ended).")
+# The earlier name of --window, from when every report was weekly.
+week_option = click.option("--week", "window", default=None, hidden=True)
 
 
 def run_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -35,12 +36,11 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
     except AgentRequestError as exc:
         if "unknown agent command" in str(exc):
             raise WorktallyError(
-                "the running agent predates the report commands; restart it "
+                "the running agent predates these report commands; restart it "
                 "(`worktally agent stop`, then start it again) and retry"
             ) from exc
         raise
     return result
-
 
 
 @click.command()
@@ -48,69 +48,87 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
 @click.argument("token")
 @json_option
 def enroll(url: str, token: str, as_json: bool) -> None:
-    """Enroll with the aggregator at URL using your team's enrollment TOKEN from your admin."""
-    enrollment = enroll_client(url, token, config.load().report)
+    """Enroll with the aggregator (the leader) at URL using your personal TOKEN."""
+    enrollment, warning = enroll_client(url, token, config.load().report)
     data = {
         "url": enrollment.url, "client_id": enrollment.client_id, "cohort": enrollment.cohort,
-        "epsilon": enrollment.epsilon, "delta": enrollment.delta,
-        "mechanism": enrollment.mechanism, "period": enrollment.period,
-        "schema_version": enrollment.schema_version,
+        "mode": enrollment.mode, "slot": enrollment.slot,
+        "helper_url": enrollment.helper_url or None, "window_kind": enrollment.window_kind,
+        "epsilon_per_release": enrollment.epsilon, "delta": enrollment.delta,
+        "mechanism": enrollment.mechanism, "schema_version": enrollment.schema_version,
+        "warning": warning,
     }
 
     def render(console: Console) -> None:
-        console.print(f"enrolled in cohort {enrollment.cohort} at {enrollment.url}")
-        console.print(f"each {enrollment.period} report spends ε={enrollment.epsilon:g}, "
-                      f"δ={enrollment.delta:g} ({enrollment.mechanism} noise)")
+        console.print(f"enrolled: {enrollment.describe()}")
+        if not enrollment.secure:
+            console.print("local mode: your noised values go to one server (weaker than "
+                          "secure mode; see docs/privacy.md)")
+        if warning:
+            console.print(f"note: {warning}")
 
     emit(as_json, data, render)
 
 
 @click.group()
 def report() -> None:
-    """Preview, send and audit the weekly differentially private report."""
+    """Preview, send and audit the differentially private report."""
 
 
-def _render_prepared(console: Console, data: dict[str, Any], title: str) -> None:
-    p = data["payload"]
-    console.print(f"{title}: cohort {p['cohort']}, period {p['period']}, "
-                  f"schema {p['schema_version']}, client {p['client_id']}, nonce {p['nonce']}")
-    table = Table(title="values that leave (your numbers + noise; they may be negative)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column("clipped to", justify="right")
-    table.add_column("unit")
-    for metric in METRICS:
-        table.add_row(metric.name, str(p["values"][metric.name]),
-                      f"{metric.lower}..{metric.upper}", metric.unit)
+def _render_fields(console: Console, data: dict[str, Any], title: str) -> None:
+    who = data.get("cohort") or "(not enrolled)"
+    console.print(f"{title}: cohort {who}, window {data['window']} ({data['mode']} mode, "
+                  f"schema {data['schema_version']}, ε={data['epsilon']:g} per release)")
+    secure = data["mode"] == "secure"
+    table = Table(title="your values, and what leaves")
+    for column in ("metric", "your value", "leaves", "bound", "unit"):
+        table.add_column(column, justify="left" if column in ("metric", "unit") else "right")
+    for field in data["fields"]:
+        leaves = "a random share" if secure else str(field["sent"])
+        table.add_row(field["metric"], str(field["value"]), leaves, str(field["bound"]),
+                      field["unit"])
     console.print(table)
-    spent, budget = data["spent_this_period"], data["budget"]
-    console.print(f"this report spends ε={p['epsilon']:g}, δ={p['delta']:g} "
-                  f"({p['mechanism']}); spent for {p['period']}: ε {spent['epsilon']:g} of "
-                  f"{budget['epsilon']:g}, δ {spent['delta']:g} of {budget['delta']:g}")
-    if data["reused"]:
-        console.print("(the stored vector for this period; no new budget was spent)")
+    if secure:
+        console.print("secure mode: each value is split into two random shares, one sealed "
+                      "to each aggregator; neither share alone says anything about it, and "
+                      "only the noisy team sum is ever released")
+    else:
+        console.print("local mode: the 'leaves' column is exactly what is uploaded (your "
+                      "value plus this machine's noise)")
+    if data.get("mostly_unknown"):
+        console.print("most committed lines of this window are unknown (not observed), so "
+                      "the line share is left out (its flag is 0)")
+    year = data["budget"]
+    console.print(f"privacy budget {year['year']}: ε {year['spent']:g} spent of "
+                  f"{year['cap']:g} ({year['left']:g} left)")
+    if data.get("note"):
+        console.print(data["note"])
+    if data.get("reused"):
+        console.print("(the stored report for this window; no new budget was spent)")
 
 
 @report.command()
+@window_option
 @week_option
 @json_option
-def preview(week: str | None, as_json: bool) -> None:
-    """Show exactly what `report send` will upload for the week (this fixes the noise)."""
-    data = run_request({"cmd": "report_prepare", "week": week})
-    emit(as_json, data, lambda c: _render_prepared(c, data, "report preview"))
+def preview(window: str | None, as_json: bool) -> None:
+    """Show each field: your true value beside exactly what `report send` lets leave."""
+    data = run_request({"cmd": "report_preview", "window": window})
+    emit(as_json, data, lambda c: _render_fields(c, data, "report preview"))
 
 
 @report.command()
+@window_option
 @week_option
 @json_option
-def send(week: str | None, as_json: bool) -> None:
-    """Upload the week's report (the previewed values); retries never spend budget twice."""
-    data = upload.send(run_request, week)
+def send(window: str | None, as_json: bool) -> None:
+    """Upload the window's report; retries never spend budget twice."""
+    data = upload.send(run_request, window)
 
     def render(console: Console) -> None:
-        _render_prepared(console, data, "report sent")
+        _render_fields(console, data, "report sent")
         console.print(f"aggregator answer: {data['status']} after {data['attempts']} "
-                      "attempt(s)")
+                      f"attempt(s), {data['sent_bytes']} bytes")
 
     emit(as_json, data, render)
 
@@ -118,20 +136,26 @@ def send(week: str | None, as_json: bool) -> None:
 @report.command(name="log")
 @json_option
 def log_command(as_json: bool) -> None:
-    """List every stored report vector and every upload attempt with the values sent."""
+    """List every stored report and every upload attempt, with what left in clear."""
     data = run_request({"cmd": "report_log"})
 
     def render(console: Console) -> None:
-        table = Table(title="upload log (every attempt, exact values sent)")
-        for column in ("when", "cohort", "period", "ε", "δ", "status", "http", "values"):
+        table = Table(title="reports (ε is spent once per window)")
+        for column in ("window", "cohort", "mode", "ε", "year", "bytes", "accepted"):
             table.add_column(column)
-        for u in data["uploads"]:
-            table.add_row(u["attempted_at"], u["cohort"], u["period"], f"{u['epsilon']:g}",
-                          f"{u['delta']:g}", u["status"], str(u["http_status"] or "-"),
-                          " ".join(str(v) for v in u["values"]))
+        for r in data["reports"]:
+            table.add_row(r["window"], r["cohort"], r["mode"], f"{r['epsilon']:g}",
+                          str(r["budget_year"]), str(r["bytes_that_left"]),
+                          r["accepted_at"] or "-")
         console.print(table)
-        console.print(f"{len(data['ledger'])} period(s) with a stored vector; values are in "
-                      f"the order {', '.join(data['metrics'])}")
+        attempts = Table(title="upload attempts (values in clear: local mode only)")
+        for column in ("when", "window", "status", "http", "values in clear"):
+            attempts.add_column(column)
+        for u in data["uploads"]:
+            attempts.add_row(u["attempted_at"], u["window"], u["status"],
+                             str(u["http_status"] or "-"),
+                             " ".join(str(v) for v in u["values_in_clear"]) or "-")
+        console.print(attempts)
 
     emit(as_json, data, render)
 

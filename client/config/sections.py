@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from worktally.client.config.rules import Bounds, HttpUrl, OneOf, setting
-from worktally.client.wire.privacy import DEFAULT_PRIVACY, PeriodKind
+from worktally.client.config.rules import Bounds, HttpUrl, setting
+from worktally.client.wire.privacy import DEFAULT_PRIVACY, YEARLY_EPSILON_CAP
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,19 @@ class AttributionConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
+    # The leader (or the single aggregator) this install may enroll with; empty: any.
     aggregator_url: str = setting("", HttpUrl())
+    # The helper your privacy office runs, from them rather than from the org's admin;
+    # enrollment refuses a secure cohort whose helper is another. Empty: any.
+    helper_url: str = setting("", HttpUrl())
     cohort: str = ""
-    # Privacy budget per person per period (see docs/privacy.md for the reasoning).
-    epsilon: float = setting(DEFAULT_PRIVACY.epsilon, Bounds(0, low_open=True))
+    # The most ε one release may spend; enrollment refuses a cohort asking more.
+    epsilon: float = setting(DEFAULT_PRIVACY.epsilon, Bounds(0, YEARLY_EPSILON_CAP,
+                                                             low_open=True))
     delta: float = setting(DEFAULT_PRIVACY.delta, Bounds(0, 1, high_open=True))
-    period: str = setting(DEFAULT_PRIVACY.period.value,
-                          OneOf(tuple(kind.value for kind in PeriodKind)))
+    # The most ε spent per budget year over every release; it can only be lowered.
+    yearly_epsilon_cap: float = setting(YEARLY_EPSILON_CAP, Bounds(0, YEARLY_EPSILON_CAP,
+                                                                   low_open=True))
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""The report's requests to the database owner: prepare, record uploads, read the log.
+"""The report's requests to the database owner: preview, prepare, record uploads, the log.
 
 They run inside the agent when one runs (it owns the DuckDB) or in the CLI under the agent
-lock; `worktally.client.agent.requests` lists `HANDLERS` in its dispatch table.
+lock; `worktally.client.agent.requests` lists `HANDLERS` in its dispatch table. The signing
+key is read here from its 0600 file, never carried in a request.
 """
 
 from __future__ import annotations
 
-import base64
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,11 +15,12 @@ import duckdb
 
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
-from worktally.client.report import ledger, weekly
-from worktally.client.report.identity import load_enrollment, load_signing_key
+from worktally.client.report import budget, ledger, prepare
+from worktally.client.report.enrollment import is_enrolled, load_enrollment, load_signing_key
 from worktally.client.report.upload import records_from_json
-from worktally.client.wire.periods import last_complete_week, parse_week
-from worktally.client.wire.schema import METRIC_NAMES
+from worktally.client.wire import measurement
+from worktally.client.wire.privacy import DEFAULT_RELEASE_WINDOW
+from worktally.client.wire.windows import WindowKind, window_of
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -34,23 +36,43 @@ class Context(Protocol):
 Handler = Callable[[Any, dict[str, Any]], dict[str, Any]]
 
 
+def _label(request: dict[str, Any]) -> str | None:
+    raw = request.get("window")
+    return raw if isinstance(raw, str) and raw else None
+
+
 def _prepare(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    raw = request.get("week")
-    week = parse_week(raw) if isinstance(raw, str) and raw else last_complete_week()
     enrollment = load_enrollment()
-    # Sealing needs the signing key, read here (a 0600 file), never sent in a request.
-    key = load_signing_key() if request.get("seal") else None
+    key = load_signing_key()
+    now = dt.datetime.now(dt.UTC)
+    window = prepare.choose_window(enrollment.window_kind, _label(request), now)
 
-    def prepare(con: Connection) -> dict[str, Any]:
-        prepared = weekly.prepare(con, enrollment, week, ctx.cfg)
-        result = weekly.to_json(prepared)
-        if key is not None:
-            sealed = weekly.envelope(con, prepared, key, enrollment.aggregator_key_bytes)
-            result["envelope"] = base64.b64encode(sealed).decode()
-        return result
+    def run(con: Connection) -> dict[str, Any]:
+        prepared = prepare.prepare(con, enrollment, key, window, ctx.cfg, now)
+        out = prepared.to_json()
+        if request.get("with_body"):
+            out["body_hex"] = prepared.report.body.hex()
+        return out
 
-    answer: dict[str, Any] = ctx.run_db(prepare)
-    return answer
+    result: dict[str, Any] = ctx.run_db(run)
+    return result
+
+
+def _preview(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    if is_enrolled():
+        enrollment = load_enrollment()
+        key = load_signing_key()
+        window = prepare.choose_window(enrollment.window_kind, _label(request), now)
+    else:
+        enrollment, key = None, None
+        label = _label(request)
+        # Before enrolling, the window being recorded now is the useful one to look at.
+        window = (prepare.choose_window(DEFAULT_RELEASE_WINDOW.value, label, now) if label
+                  else window_of(DEFAULT_RELEASE_WINDOW, now))
+    result: dict[str, Any] = ctx.run_db(
+        lambda con: prepare.preview(con, enrollment, key, window, ctx.cfg))
+    return result
 
 
 def _record(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
@@ -58,25 +80,32 @@ def _record(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise WorktallyError("report_record needs a list of 'attempts'")
     records = records_from_json(items)
-    ctx.run_db(lambda con: weekly.record_attempts(con, records))
+
+    def run(con: Connection) -> None:
+        for record in records:
+            ledger.record_upload(con, record)
+
+    ctx.run_db(run)
     return {"recorded": len(records)}
 
 
 def report_log(con: Connection) -> dict[str, Any]:
-    """Every stored vector (the budget spent) and every upload attempt, oldest first."""
+    """Every stored report (the budget spent) and every upload attempt, oldest first."""
     return {
-        "metrics": list(METRIC_NAMES),
-        "ledger": [
-            {"cohort": e.cohort, "period": e.period, "epsilon": e.epsilon, "delta": e.delta,
-             "mechanism": e.mechanism, "values": list(e.values),
-             "created_at": e.created_at.isoformat(),
-             "accepted_at": e.accepted_at.isoformat() if e.accepted_at else None}
-            for e in ledger.entries(con)
+        "metrics": list(measurement.METRIC_NAMES),
+        "reports": [
+            {"cohort": r.cohort, "window": r.window_label, "window_kind": r.window_kind,
+             "mode": r.mode, "epsilon": r.epsilon, "budget_year": r.budget_year,
+             "fields": prepare.fields(r.true_values, r.sent_values),
+             "bytes_that_left": len(r.body), "created_at": r.created_at.isoformat(),
+             "accepted_at": r.accepted_at.isoformat() if r.accepted_at else None}
+            for r in ledger.reports(con)
         ],
         "uploads": [
-            {"attempted_at": u.attempted_at.isoformat(), "cohort": u.cohort, "period": u.period,
-             "epsilon": u.epsilon, "delta": u.delta, "status": u.status,
-             "http_status": u.http_status, "values": list(u.values), "detail": u.detail}
+            {"attempted_at": u.attempted_at.isoformat(), "cohort": u.cohort,
+             "window": u.period, "epsilon": u.epsilon, "status": u.status,
+             "http_status": u.http_status, "values_in_clear": list(u.values),
+             "detail": u.detail}
             for u in ledger.uploads(con)
         ],
     }
@@ -87,8 +116,35 @@ def _log(ctx: Context, _request: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def report_status(con: Connection, cfg: Config, now: dt.datetime) -> dict[str, Any]:
+    """For `worktally status`: enrollment, the last report, this year's privacy budget."""
+    enrollment = load_enrollment() if is_enrolled() else None
+    kind = WindowKind(enrollment.window_kind) if enrollment else DEFAULT_RELEASE_WINDOW
+    year = window_of(kind, now).budget_year
+    last = ledger.last_accepted(con)
+    return {
+        "enrolled": enrollment is not None,
+        "enrollment": None if enrollment is None else {
+            "cohort": enrollment.cohort, "mode": enrollment.mode, "url": enrollment.url,
+            "helper_url": enrollment.helper_url or None, "slot": enrollment.slot,
+            "window_kind": enrollment.window_kind, "epsilon_per_release": enrollment.epsilon},
+        "last_report": None if last is None else {
+            "cohort": last.cohort, "window": last.window_label, "mode": last.mode,
+            "accepted_at": last.accepted_at.isoformat() if last.accepted_at else None},
+        "budget": budget.year_budget(con, year, cfg).to_json(),
+    }
+
+
+def _status(ctx: Context, _request: dict[str, Any]) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    result: dict[str, Any] = ctx.run_db(lambda con: report_status(con, ctx.cfg, now))
+    return result
+
+
 HANDLERS: dict[str, Handler] = {
     "report_prepare": _prepare,
+    "report_preview": _preview,
     "report_record": _record,
     "report_log": _log,
+    "report_status": _status,
 }

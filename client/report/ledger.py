@@ -1,37 +1,40 @@
-"""The local privacy budget ledger and upload log (DuckDB tables of migration 3).
+"""The local report ledger (DuckDB): one report per (cohort, window), and every upload attempt.
 
-A (cohort, period) gets one noised vector, made once and kept: every preview, retry and
-resend reads it back, so the budget of a period is spent once and never exceeded.
+A window's report is made once and kept: every retry and resend reads it back, so its ε is
+spent once and what leaves is byte-identical each time. The budget check and the insert
+happen in one transaction, so two concurrent sends cannot both spend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from worktally.client.errors import BudgetExceededError
 from worktally.client.store.transaction import transaction
 
 Connection = duckdb.DuckDBPyConnection
-# Budgets are floats summed over cohorts; this slack only absorbs rounding.
-BUDGET_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
+class StoredReport:
+    """A window's report as made: what the person's numbers were and what leaves."""
+
     cohort: str
-    period: str
+    window_kind: str
+    window_label: str
+    budget_year: int
+    mode: str  # secure | local
     schema_version: int
-    client_id: str
     epsilon: float
-    delta: float
-    mechanism: str
-    values: tuple[int, ...]
-    nonce: str
-    idempotency_key: str
+    client_id: str
+    report_id: str
+    true_values: tuple[int, ...]
+    sent_values: tuple[int, ...] | None  # local mode: the noised values; secure: None
+    body: bytes
     created_at: dt.datetime
     accepted_at: dt.datetime | None = None
 
@@ -45,115 +48,69 @@ class UploadRecord:
     delta: float
     status: str  # accepted, duplicate, rejected, failed
     http_status: int | None
-    values: tuple[int, ...]
+    values: tuple[int, ...]  # the values that left in clear (local mode), else ()
     detail: str | None = None
 
 
-@dataclass(frozen=True)
-class Budget:
-    epsilon: float
-    delta: float
+_COLUMNS = ("cohort, window_kind, window_label, budget_year, mode, schema_version, epsilon, "
+            "client_id, report_id, true_values, sent_values, body, created_at, accepted_at")
 
 
-_ENTRY_COLUMNS = (
-    "cohort, period, schema_version, client_id, epsilon, delta, mechanism, noised_values, "
-    "nonce, idempotency_key, created_at, accepted_at"
-)
+def _report(row: tuple[Any, ...]) -> StoredReport:
+    (cohort, kind, label, year, mode, schema, epsilon, client_id, report_id, true_values,
+     sent_values, body, created_at, accepted_at) = row
+    return StoredReport(
+        cohort, kind, label, int(year), mode, int(schema), float(epsilon), client_id,
+        report_id, tuple(true_values), None if sent_values is None else tuple(sent_values),
+        bytes(body), created_at, accepted_at)
 
 
-def _entry(row: tuple[Any, ...]) -> LedgerEntry:
-    (cohort, period, version, client_id, eps, delta, mech, values, nonce, key, created,
-     accepted) = row
-    return LedgerEntry(
-        str(cohort), str(period), int(version), str(client_id), float(eps), float(delta),
-        str(mech), tuple(int(v) for v in values), str(nonce), str(key), created, accepted,
-    )
-
-
-def entry(con: Connection, cohort: str, period: str) -> LedgerEntry | None:
+def stored(con: Connection, cohort: str, kind: str, label: str) -> StoredReport | None:
     row = con.execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM report_ledger WHERE cohort = ? AND period = ?",
-        [cohort, period],
-    ).fetchone()
-    return _entry(row) if row else None
+        f"SELECT {_COLUMNS} FROM report_windows WHERE cohort = ? AND window_kind = ? "
+        "AND window_label = ?", [cohort, kind, label]).fetchone()
+    return _report(row) if row else None
 
 
-def entries(con: Connection) -> list[LedgerEntry]:
-    rows = con.execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM report_ledger ORDER BY period, cohort"
-    ).fetchall()
-    return [_entry(r) for r in rows]
+def reports(con: Connection) -> list[StoredReport]:
+    rows = con.execute(f"SELECT {_COLUMNS} FROM report_windows "
+                       "ORDER BY created_at, cohort").fetchall()
+    return [_report(r) for r in rows]
 
 
-def spent(con: Connection, period: str) -> Budget:
-    """ε and δ already committed for `period`, over every cohort."""
-    row = con.execute(
-        "SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0) FROM report_ledger "
-        "WHERE period = ?",
-        [period],
-    ).fetchone()
-    return Budget(float(row[0]), float(row[1])) if row else Budget(0.0, 0.0)
+def insert(con: Connection, make: Callable[[], StoredReport],
+           check: Callable[[], object]) -> tuple[StoredReport, bool]:
+    """The window's report: the stored one, or (after `check` passes) a new one from `make`.
 
-
-def check_budget(con: Connection, period: str, want: Budget, budget: Budget) -> None:
-    """Raise BudgetExceededError unless `want` fits in what `period` has left."""
-    used = spent(con, period)
-    for name, have, ask, cap in (("ε", used.epsilon, want.epsilon, budget.epsilon),
-                                 ("δ", used.delta, want.delta, budget.delta)):
-        if have + ask > cap + BUDGET_SLACK:
-            raise BudgetExceededError(
-                f"a report for {period} needs {name}={ask:g}, but {name}={have:g} of the "
-                f"local budget {name}={cap:g} is already spent for that period; nothing was "
-                "sent (raise report.epsilon/report.delta in config.toml only if you accept "
-                "the weaker privacy)"
-            )
-
-
-def insert(con: Connection, new: LedgerEntry, budget: Budget) -> LedgerEntry:
-    """Record a fresh noised vector, atomically with the budget check; returns the entry kept.
-
-    If the (cohort, period) already has a vector, that one is returned and nothing is spent.
+    Returns the report kept and whether it was already there (then nothing is spent).
     """
     with transaction(con):
-        existing = entry(con, new.cohort, new.period)
+        fresh = make()
+        existing = stored(con, fresh.cohort, fresh.window_kind, fresh.window_label)
         if existing is not None:
-            return existing
-        check_budget(con, new.period, Budget(new.epsilon, new.delta), budget)
+            return existing, True
+        check()
         con.execute(
-            f"INSERT INTO report_ledger ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)",
-            [new.cohort, new.period, new.schema_version, new.client_id, new.epsilon, new.delta,
-             new.mechanism, list(new.values), new.nonce, new.idempotency_key, new.created_at,
-             new.accepted_at],
-        )
-    return new
+            f"INSERT INTO report_windows ({_COLUMNS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [fresh.cohort, fresh.window_kind, fresh.window_label, fresh.budget_year,
+             fresh.mode, fresh.schema_version, fresh.epsilon, fresh.client_id,
+             fresh.report_id, list(fresh.true_values),
+             None if fresh.sent_values is None else list(fresh.sent_values), fresh.body,
+             fresh.created_at, fresh.accepted_at])
+    return fresh, False
 
 
-def mark_accepted(con: Connection, cohort: str, period: str, when: dt.datetime) -> None:
+def mark_accepted(con: Connection, cohort: str, label: str, when: dt.datetime) -> None:
     con.execute(
-        "UPDATE report_ledger SET accepted_at = coalesce(accepted_at, ?) "
-        "WHERE cohort = ? AND period = ?",
-        [when, cohort, period],
-    )
+        "UPDATE report_windows SET accepted_at = coalesce(accepted_at, ?) "
+        "WHERE cohort = ? AND window_label = ?", [when, cohort, label])
 
 
-def stored_envelope(con: Connection, cohort: str, period: str) -> tuple[bytes, str] | None:
-    """The sealed bytes kept for (cohort, period) and the client id they were signed for."""
-    row = con.execute(
-        "SELECT envelope, envelope_client_id FROM report_ledger WHERE cohort = ? AND period = ? "
-        "AND envelope IS NOT NULL",
-        [cohort, period],
-    ).fetchone()
-    return (bytes(row[0]), str(row[1])) if row else None
-
-
-def store_envelope(con: Connection, cohort: str, period: str, envelope: bytes,
-                   client_id: str) -> None:
-    con.execute(
-        "UPDATE report_ledger SET envelope = ?, envelope_client_id = ? "
-        "WHERE cohort = ? AND period = ?",
-        [envelope, client_id, cohort, period],
-    )
+def last_accepted(con: Connection) -> StoredReport | None:
+    row = con.execute(f"SELECT {_COLUMNS} FROM report_windows WHERE accepted_at IS NOT NULL "
+                      "ORDER BY accepted_at DESC LIMIT 1").fetchone()
+    return _report(row) if row else None
 
 
 def record_upload(con: Connection, record: UploadRecord) -> None:
@@ -161,18 +118,16 @@ def record_upload(con: Connection, record: UploadRecord) -> None:
         "INSERT INTO report_uploads (attempted_at, cohort, period, epsilon, delta, status, "
         "http_status, sent_values, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [record.attempted_at, record.cohort, record.period, record.epsilon, record.delta,
-         record.status, record.http_status, list(record.values), record.detail],
-    )
+         record.status, record.http_status, list(record.values), record.detail])
+    if record.status in ("accepted", "duplicate"):
+        mark_accepted(con, record.cohort, record.period, record.attempted_at)
 
 
 def uploads(con: Connection) -> list[UploadRecord]:
     rows = con.execute(
-        "SELECT attempted_at, cohort, period, epsilon, delta, status, http_status, sent_values, "
-        "detail FROM report_uploads ORDER BY attempted_at"
-    ).fetchall()
-    return [
-        UploadRecord(r[0], str(r[1]), str(r[2]), float(r[3]), float(r[4]), str(r[5]),
-                     None if r[6] is None else int(r[6]), tuple(int(v) for v in r[7]),
-                     None if r[8] is None else str(r[8]))
-        for r in rows
-    ]
+        "SELECT attempted_at, cohort, period, epsilon, delta, status, http_status, "
+        "sent_values, detail FROM report_uploads ORDER BY attempted_at").fetchall()
+    return [UploadRecord(at, cohort, period, float(eps), float(delta), status,
+                         None if code is None else int(code), tuple(int(v) for v in values),
+                         detail)
+            for at, cohort, period, eps, delta, status, code, values, detail in rows]

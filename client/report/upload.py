@@ -1,13 +1,14 @@
-"""Deliver a sealed report: HTTP POST with backoff and a stable Idempotency-Key, every try logged.
+"""Deliver a window's stored report, with backoff, logging every attempt.
 
-Only the sealed envelope and the idempotency key go over the wire. A retry (in this run or a
-later `report send`) sends the same stored sealed bytes under the same key, so the aggregator
-counts the report once and no budget is spent again.
+Secure mode: the DAP upload (`POST {leader}/tasks/{task-id}/reports`) carrying both sealed
+shares, signed with this install's key so the leader can hold it to one report per person.
+Local mode: the sealed envelope to `/v1/reports` under a stable Idempotency-Key. A retry,
+in this run or a later `report send`, sends the same stored bytes, so the aggregator counts
+the report once and no budget is spent again.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -17,15 +18,19 @@ from typing import Any
 import httpx
 
 from worktally.client.errors import UploadError
-from worktally.client.report import weekly
-from worktally.client.report.identity import (
+from worktally.client.report.enrollment import (
     HTTP_TIMEOUT_S,
+    Enrollment,
     check_url,
     error_detail,
     load_enrollment,
+    load_signing_key,
 )
 from worktally.client.report.ledger import UploadRecord
-from worktally.client.wire.envelope import ReportPayload
+from worktally.client.wire.dap import DapError
+from worktally.client.wire.dap.client import upload_headers
+from worktally.client.wire.dap.codec import b64url
+from worktally.client.wire.dap.messages import UploadErrors
 
 MAX_ATTEMPTS = 5
 BACKOFF_S = 0.5
@@ -43,9 +48,31 @@ class Attempt:
     detail: str | None
 
 
-def post_report(url: str, body: bytes, idempotency_key: str, client: httpx.Client | None = None,
-                max_attempts: int = MAX_ATTEMPTS, backoff_s: float = BACKOFF_S) -> list[Attempt]:
+def _request(enrollment: Enrollment, body: bytes, report_id: str) -> tuple[str, dict[str, str]]:
+    if enrollment.secure:
+        task_id = enrollment.task().task_id
+        headers = upload_headers(enrollment.client_id, load_signing_key(), task_id, body)
+        return f"{check_url(enrollment.url)}/tasks/{b64url(task_id)}/reports", headers
+    return (f"{check_url(enrollment.url)}/v1/reports",
+            {"Content-Type": "application/octet-stream", "Idempotency-Key": report_id})
+
+
+def _detail(response: httpx.Response) -> str:
+    """The leader's reason: a DAP UploadErrors body, a problem document, or the text."""
+    if response.headers.get("content-type", "").startswith("application/ppm-dap"):
+        try:
+            errors = UploadErrors.decode(response.content)
+        except DapError:
+            return response.text[:200]
+        return "; ".join(s.error.name.lower() for s in errors.statuses)
+    return error_detail(response)
+
+
+def post(enrollment: Enrollment, body: bytes, report_id: str,
+         client: httpx.Client | None = None, max_attempts: int = MAX_ATTEMPTS,
+         backoff_s: float = BACKOFF_S) -> list[Attempt]:
     """POST until accepted, refused, or out of attempts (waits backoff_s, 2x, 4x... between)."""
+    url, headers = _request(enrollment, body, report_id)
     http = client or httpx.Client(timeout=HTTP_TIMEOUT_S)
     attempts: list[Attempt] = []
     try:
@@ -54,23 +81,19 @@ def post_report(url: str, body: bytes, idempotency_key: str, client: httpx.Clien
                 time.sleep(backoff_s * 2 ** (number - 1))
             at = dt.datetime.now(dt.UTC)
             try:
-                response = http.post(
-                    f"{url}/v1/reports", content=body,
-                    headers={"Content-Type": "application/octet-stream",
-                             "Idempotency-Key": idempotency_key},
-                )
+                response = http.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 attempts.append(Attempt(at, "failed", None, f"{type(exc).__name__}: {exc}"))
                 continue
             code = response.status_code
-            if code == 201:
-                attempts.append(Attempt(at, "accepted", code, None))
-                break
-            if code == 200:
-                attempts.append(Attempt(at, "duplicate", code, None))
+            if code in (200, 201):
+                # The local aggregator says 200 for a retry it had; DAP says 200 for both.
+                duplicate = code == 200 and not enrollment.secure
+                attempts.append(Attempt(at, "duplicate" if duplicate else "accepted", code,
+                                        None))
                 break
             status = "failed" if code in RETRY_STATUSES else "rejected"
-            attempts.append(Attempt(at, status, code, error_detail(response)))
+            attempts.append(Attempt(at, status, code, _detail(response)))
             if status == "rejected":
                 break
     finally:
@@ -79,11 +102,12 @@ def post_report(url: str, body: bytes, idempotency_key: str, client: httpx.Clien
     return attempts
 
 
-def _records(payload: ReportPayload, attempts: list[Attempt]) -> list[dict[str, Any]]:
+def _records(prepared: dict[str, Any], attempts: list[Attempt]) -> list[dict[str, Any]]:
+    sent = [f["sent"] for f in prepared["fields"] if f["sent"] is not None]
     return [
-        {"attempted_at": a.at.isoformat(), "cohort": payload.cohort, "period": payload.period,
-         "epsilon": payload.epsilon, "delta": payload.delta, "status": a.status,
-         "http_status": a.http_status, "values": list(payload.values), "detail": a.detail}
+        {"attempted_at": a.at.isoformat(), "cohort": prepared["cohort"],
+         "period": prepared["window"], "epsilon": prepared["epsilon"], "delta": 0.0,
+         "status": a.status, "http_status": a.http_status, "values": sent, "detail": a.detail}
         for a in attempts
     ]
 
@@ -102,26 +126,38 @@ def records_from_json(items: list[dict[str, Any]]) -> list[UploadRecord]:
     ]
 
 
-def send(run: Runner, week: str | None = None, client: httpx.Client | None = None,
+def send(run: Runner, window: str | None = None, client: httpx.Client | None = None,
          max_attempts: int = MAX_ATTEMPTS, backoff_s: float = BACKOFF_S) -> dict[str, Any]:
-    """Prepare (or reuse) the week's report, seal it, upload it and log every attempt.
+    """Prepare (or reuse) the window's report, upload it and log every attempt.
 
     `run` carries a request to the database owner: the agent, or this process under its lock.
     """
-    prepared = run({"cmd": "report_prepare", "week": week, "seal": True})
-    payload = weekly.payload_from_json(prepared)
-    body = base64.b64decode(prepared.pop("envelope"))
+    prepared = run({"cmd": "report_prepare", "window": window, "with_body": True})
+    body = bytes.fromhex(prepared.pop("body_hex"))
     enrollment = load_enrollment()
-    attempts = post_report(check_url(enrollment.url), body, str(prepared["idempotency_key"]),
-                           client, max_attempts, backoff_s)
-    run({"cmd": "report_record", "attempts": _records(payload, attempts)})
+    attempts = post(enrollment, body, str(prepared["report_id"]), client, max_attempts,
+                    backoff_s)
+    run({"cmd": "report_record", "attempts": _records(prepared, attempts)})
     last = attempts[-1]
     if last.status not in ("accepted", "duplicate"):
         code = f" (HTTP {last.http_status})" if last.http_status else ""
         raise UploadError(
-            f"the {payload.period} report was not delivered after {len(attempts)} "
-            f"attempt(s){code}: {last.detail}; run `worktally report send --week "
-            f"{payload.period}` again later (it resends the same values, no new budget)"
-        )
+            f"the {prepared['window']} report was not delivered after {len(attempts)} "
+            f"attempt(s){code}: {last.detail}; {advice(last)}")
     return {**prepared, "status": last.status, "attempts": len(attempts),
             "sent_bytes": len(body)}
+
+
+def advice(last: Attempt) -> str:
+    """What the developer can usefully do next: only advice that can work."""
+    if last.status == "failed":
+        return ("run `worktally report send` again later; it resends the same bytes and "
+                "spends no new budget")
+    detail = (last.detail or "").lower()
+    if "batch_collected" in detail or "collected" in detail or "released" in detail:
+        return ("that window has already been released, so this report can no longer "
+                "count; nothing more to do")
+    if "replayed" in detail:
+        return "the aggregator already has this report; nothing more to do"
+    return ("the aggregator refused it; resending the same report will not help. Check "
+            "`worktally status`, or ask your admin")

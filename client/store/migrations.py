@@ -245,6 +245,32 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX chat_snippets_key ON chat_snippets (line_key);
         """,
     ),
+    (
+        10,
+        """
+        -- Report schema v2: one report per (cohort, release window), made once and kept, so
+        -- every retry and resend is byte-identical and the window's ε is spent once. The
+        -- true (clipped) values stay here for the developer's own `report log`; what left is
+        -- `body`: sealed shares (secure mode) or the sealed noised vector (local mode).
+        CREATE TABLE report_windows (
+            cohort VARCHAR NOT NULL,
+            window_kind VARCHAR NOT NULL,
+            window_label VARCHAR NOT NULL,
+            budget_year INTEGER NOT NULL,
+            mode VARCHAR NOT NULL,
+            schema_version INTEGER NOT NULL,
+            epsilon DOUBLE NOT NULL,
+            client_id VARCHAR NOT NULL,
+            report_id VARCHAR NOT NULL,
+            true_values BIGINT[] NOT NULL,
+            sent_values BIGINT[],
+            body BLOB NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            accepted_at TIMESTAMPTZ,
+            PRIMARY KEY (cohort, window_kind, window_label)
+        );
+        """,
+    ),
 ]
 
 
