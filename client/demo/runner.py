@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from worktally.client.demo import aggregator_process, team
-from worktally.client.demo.aggregator_process import AggregatorServer, Deployment
+from worktally.client.demo.aggregator_process import Deployment
 from worktally.client.demo.scenario import (
     COHORTS,
     SHIPPING_COHORT,
@@ -26,14 +26,18 @@ from worktally.client.demo.scenario import (
 )
 from worktally.client.demo.verdict import Verdict, judge
 from worktally.client.errors import WorktallyError
-from worktally.client.wire.periods import week_of
+from worktally.client.wire.measurement import SECURE_METRICS, MetricKind
+from worktally.client.wire.privacy import DEFAULT_RELEASE_WINDOW
+from worktally.client.wire.windows import window_of
 
 T = TypeVar("T")
 # Transcripts start this long before the run, so every agent edit precedes the commit (in
-# the first minutes of a Monday, UTC, they start at the week's start instead).
+# the first minutes of a window, they start at the window's start instead).
 TRANSCRIPT_LEAD = dt.timedelta(minutes=3)
 # Where a tokenmaxxing cohort should differ from a shipping one.
-VERDICT_METRICS = ("shipped_token_share_pm", "sessions_no_context")
+VERDICT_METRICS = ("shipped_token_share_pm",)
+# How far past the window's end the aggregators' clocks are set.
+CLOCK_MARGIN_S = 3600
 
 
 class DemoStepError(WorktallyError):
@@ -62,8 +66,8 @@ class DemoSettings:
     workers: int = 3
     survival_days: int = 0
     canaries: Canaries | None = None
-    # Where the clients reach the aggregator (a test may put a recording proxy in between);
-    # empty means the server's own URL.
+    # Where the clients reach the leader (a test may put a recording proxy in between);
+    # empty means the leader's own URL, on `server_port` when given.
     client_url: str = ""
     server_port: int | None = None
 
@@ -78,6 +82,10 @@ class DemoResult:
     wall_time_s: float
     developers: int
     deployment: Deployment = field(repr=False)
+    # Per cohort and metric: the mean of the developers' true values (never sent).
+    truth: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # The most ε any simulated developer spent this year (read from their own ledgers).
+    epsilon_spent: float = 0.0
 
     @property
     def stands_out(self) -> bool:
@@ -85,7 +93,8 @@ class DemoResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "period": self.period, "developers": self.developers,
+            "period": self.period, "developers": self.developers, "mode": "secure",
+            "epsilon_per_person_per_year": self.epsilon_spent, "truth": self.truth,
             "summary": self.summary, "review": self.review,
             "dashboard": str(self.dashboard), "wall_time_s": round(self.wall_time_s, 2),
             "stands_out": self.stands_out,
@@ -124,46 +133,74 @@ def _for_each(progress: Progress, step: str, items: list[Any], workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _true_means(machines: list[team.Machine], reports: list[dict[str, Any]]
+                ) -> dict[str, dict[str, float | None]]:
+    """Per cohort and metric, the mean of the developers' true (clipped) values, each over
+    the people its gate admits: the simulated truth, which no aggregator ever sees."""
+    by_cohort: dict[str, list[dict[str, int]]] = {}
+    for machine, sent in zip(machines, reports, strict=True):
+        values = {f["metric"]: int(f["value"]) for f in sent["fields"]}
+        by_cohort.setdefault(machine.plan.cohort, []).append(values)
+    out: dict[str, dict[str, float | None]] = {}
+    for cohort, people in by_cohort.items():
+        means: dict[str, float | None] = {}
+        for metric in SECURE_METRICS:
+            admitted = [p for p in people if metric.gate is None or p[metric.gate]]
+            if metric.kind is MetricKind.FLAG:
+                means[metric.name] = float(sum(p[metric.name] for p in people))
+            else:
+                means[metric.name] = (sum(p[metric.name] for p in admitted) / len(admitted)
+                                      if admitted else None)
+        out[cohort] = means
+    return out
+
+
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
     """Run the whole demo in `settings.workdir`; raises DemoStepError naming a failed step."""
     shown = progress or SilentProgress()
     started = time.monotonic()
     n = settings.developers_per_cohort
     plans = build_team(n, settings.seed, settings.canaries)
-    deployment = _step("set up the aggregator", lambda: aggregator_process.set_up(
-        settings.workdir, dict.fromkeys(COHORTS, n), settings.k_min,
-        min(5, settings.k_min, n)))
-    server = AggregatorServer(deployment, settings.server_port)
-    _step("start the aggregator", server.start)
+    now = dt.datetime.now(dt.UTC)
+    window = window_of(DEFAULT_RELEASE_WINDOW, now)
+    # Both aggregators live just past the window's end: the demo's stand-in for waiting.
+    offset = int((window.end - now).total_seconds()) + CLOCK_MARGIN_S
+    deployment, helper = _step("set up the leader and the helper", lambda: (
+        aggregator_process.set_up(settings.workdir, dict.fromkeys(COHORTS, n), settings.k_min,
+                                  DEFAULT_RELEASE_WINDOW.value, offset, settings.server_port)))
+    leader = aggregator_process.leader_server(deployment)
     try:
-        url = settings.client_url or server.url
-        now = dt.datetime.now(dt.UTC)
-        period = str(week_of(now))
-        week_start = week_of(now).start
-        transcripts_start = max(now - TRANSCRIPT_LEAD, week_start + dt.timedelta(seconds=1))
+        _step("start the leader", leader.start)
+        url = settings.client_url or deployment.leader_url
+        transcripts_start = max(now - TRANSCRIPT_LEAD, window.start + dt.timedelta(seconds=1))
         machines = [team.Machine(p, settings.workdir / "developers" / p.name) for p in plans]
         _step("prepare developer machines", lambda: _for_each(
             shown, "prepare machines", machines, settings.workers,
-            lambda m: team.set_up(m, url, m.plan.cohort, settings.survival_days,
-                                  transcripts_start)))
+            lambda m: team.set_up(m, url, deployment.helper_url, m.plan.cohort,
+                                  settings.survival_days, transcripts_start)))
         _step("developers edit, commit and sync", lambda: _for_each(
             shown, "edit, commit, sync", machines, settings.workers, team.work))
-        _step("enroll and send reports", lambda: _for_each(
-            shown, "enroll and report", machines, settings.workers,
-            lambda m: team.report(m, url, deployment.enrollment_tokens[m.plan.cohort],
-                                  period)))
+        tokens = {c: iter(ts) for c, ts in deployment.enrollment_tokens.items()}
+        personal = [next(tokens[m.plan.cohort]) for m in machines]
+        reports = _step("enroll and send reports", lambda: _for_each(
+            shown, "enroll and report", list(zip(machines, personal, strict=True)),
+            settings.workers, lambda mt: team.report(mt[0], url, mt[1], window.label)))
         shown.begin("release", len(COHORTS))
         for cohort in COHORTS:
-            _step(f"release {cohort} {period}", partial(server.release, cohort, period))
+            _step(f"release {cohort} {window.label}",
+                  partial(aggregator_process.release, deployment, cohort, window.label))
             shown.advance("release")
-        summary = _step("admin summary", server.summary)
-        review = _step("privacy review", server.review)
+        summary = _step("admin summary", lambda: aggregator_process.summary(deployment))
+        review = _step("privacy review", lambda: aggregator_process.review(deployment))
     finally:
-        server.stop()
+        leader.stop()
+        helper.stop()
     dashboard = _step("write the dashboard", lambda: aggregator_process.write_dashboard(
         deployment, settings.workdir / "dashboard.html"))
     verdicts = _step("compare the cohorts", lambda: tuple(
-        judge(summary, period, TOKENMAXXING_COHORT, SHIPPING_COHORT, metric)
+        judge(summary, window.label, TOKENMAXXING_COHORT, SHIPPING_COHORT, metric)
         for metric in VERDICT_METRICS))
-    return DemoResult(period, summary, review, dashboard, verdicts,
-                      time.monotonic() - started, len(plans), deployment)
+    spent = max(r["budget_spent"] for r in reports)
+    return DemoResult(window.label, summary, review, dashboard, verdicts,
+                      time.monotonic() - started, len(plans), deployment,
+                      _true_means(machines, reports), spent)

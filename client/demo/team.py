@@ -95,14 +95,16 @@ class Machine:
         return json.loads(self.worktally(*args, "--json"))
 
 
-def set_up(machine: Machine, aggregator_url: str, cohort: str, survival_days: int,
-           transcripts_start: dt.datetime) -> None:
+def set_up(machine: Machine, aggregator_url: str, helper_url: str, cohort: str,
+           survival_days: int, transcripts_start: dt.datetime) -> None:
     """Folders, config, an initial commit and the agent transcripts the developer will import."""
     for folder in (machine.root, machine.home, machine.claude_dir, machine.outside):
         paths.ensure_private_dir(folder)
     cfg = machine.home / "config.toml"
     config.set_value("attribution.survival_days", survival_days, cfg)
     config.set_value("report.aggregator_url", aggregator_url, cfg)
+    # As a privacy office would tell its people: the helper to expect.
+    config.set_value("report.helper_url", helper_url, cfg)
     config.set_value("report.cohort", cohort, cfg)
     # The demo machine has no OTLP exporters; the agent is never started, so keep it off.
     config.set_value("otlp.enabled", False, cfg)
@@ -122,7 +124,7 @@ def set_up(machine: Machine, aggregator_url: str, cohort: str, survival_days: in
 
 
 def work(machine: Machine) -> dict[str, Any]:
-    """The developer's week: register the repo, edit, let the agent write, sync, commit, sync."""
+    """The developer's work: register the repo, edit, let the agent write, sync, commit, sync."""
     machine.worktally_json("repos", "add", str(machine.repo))
     run_editor_session(machine.repo.resolve(), machine.plan.editor, machine.env())
     transcripts.apply_writes(machine.plan.sessions, machine.repo)
@@ -137,7 +139,9 @@ def work(machine: Machine) -> dict[str, Any]:
     return synced
 
 
-def report(machine: Machine, url: str, token: str, week: str) -> dict[str, Any]:
-    """Enroll in the cohort and send the week's noised report."""
+def report(machine: Machine, url: str, token: str, window: str) -> dict[str, Any]:
+    """Enroll with a personal token, send the window's report, and read the yearly budget."""
     machine.worktally_json("enroll", url, token)
-    return dict(machine.worktally_json("report", "send", "--week", week))
+    sent = dict(machine.worktally_json("report", "send", "--window", window))
+    status = machine.worktally_json("status")
+    return {**sent, "budget_spent": float(status["report"]["budget"]["spent"])}

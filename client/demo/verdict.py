@@ -17,6 +17,8 @@ class Interval:
     estimate: float
     low: float
     high: float
+    # The 95% half-width before trimming to the metric's range (None: unbounded).
+    half_width: float | None
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,9 @@ class Verdict:
 
     def sentence(self) -> str:
         c, o = self.cohort_mean, self.other_mean
-        figures = (f"{self.cohort} {c.estimate:.0f} [{c.low:.0f}, {c.high:.0f}] vs "
-                   f"{self.other} {o.estimate:.0f} [{o.low:.0f}, {o.high:.0f}]")
+        figures = (f"{self.cohort} {c.estimate:.0f} [{c.low:.0f}, {c.high:.0f}] "
+                   f"(±{_half(c)}) vs {self.other} {o.estimate:.0f} [{o.low:.0f}, "
+                   f"{o.high:.0f}] (±{_half(o)})")
         if self.stands_out:
             return (f"{self.metric}: {self.cohort} stands out ({self.direction}) beyond its "
                     f"95% error bars: {figures}")
@@ -52,11 +55,17 @@ class Verdict:
                 "cohort_mean": vars(self.cohort_mean), "other_mean": vars(self.other_mean)}
 
 
+def _half(interval: Interval) -> str:
+    return "∞" if interval.half_width is None else f"{interval.half_width:.0f}"
+
+
 def _mean(summary: dict[str, Any], cohort: str, period: str, metric: str) -> Interval:
     for row in summary.get("cohorts", []):
         if row["cohort"] == cohort and row["period"] == period:
             mean = row["metrics"][metric]["mean"]
-            return Interval(float(mean["estimate"]), float(mean["low"]), float(mean["high"]))
+            half = mean.get("half_width")
+            return Interval(float(mean["estimate"]), float(mean["low"]), float(mean["high"]),
+                            None if half is None else float(half))
     raise WorktallyError(f"{cohort} {period} is not in the released summary")
 
 
