@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from worktally.client import paths
-from worktally.client.capture.records import from_dict, to_dict
+from worktally.client.capture.records import EditEvent, from_dict, to_dict
 from worktally.client.errors import SpoolError
 
 BATCH_VERSION = 1
 MAX_BATCH_BYTES = 64 * 1024 * 1024
+# How much of a backlog `Spool.backlog` reads to count records (an editor waits for it).
+BACKLOG_READ_BYTES = 8 * 1024 * 1024
 
 
 def load_batch_document(path: Path) -> dict[str, Any]:
@@ -45,6 +47,24 @@ class Batch:
     batch_id: str
     path: Path
     records: list[Any]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in `new/` for the agent, counted from the files alone (no database).
+
+    `records` and `edit_lines` cover the batches read; reading stops at a byte budget, so
+    with a huge backlog they are lower bounds and `complete` is False.
+    """
+
+    batches: int
+    records: int
+    edit_lines: int
+    complete: bool = True
+
+    def to_json(self) -> dict[str, int | bool]:
+        return {"batches": self.batches, "records": self.records,
+                "edit_lines": self.edit_lines, "complete": self.complete}
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,35 @@ class Spool:
     def pending(self) -> list[Path]:
         """Batches waiting to be drained, oldest first (names sort by creation time)."""
         return sorted(p for p in self.new.iterdir() if p.suffix == ".json")
+
+    def backlog(self, max_bytes: int = BACKLOG_READ_BYTES) -> Backlog:
+        """Count the pending batches, and their records and edit lines up to `max_bytes`.
+
+        The oldest batches are read first; a batch that cannot be read counts as a batch
+        only (the drain will quarantine it).
+        """
+        pending = self.pending()
+        records = lines = read = 0
+        complete = True
+        for path in pending:
+            try:
+                size = path.stat().st_size
+                if read + size > max_bytes:
+                    complete = False
+                    break
+                read += size
+                doc = load_batch_document(path)
+            except (OSError, ValueError, SpoolError):
+                continue
+            items = doc.get("records")
+            if not isinstance(items, list):
+                continue
+            records += len(items)
+            for item in items:
+                if isinstance(item, dict) and item.get("type") == EditEvent.record_type:
+                    count = item.get("line_count")
+                    lines += count if isinstance(count, int) and count > 0 else 0
+        return Backlog(len(pending), records, lines, complete)
 
     def read(self, path: Path) -> Batch:
         """Parse a batch; raises SpoolError when it is corrupt (the caller quarantines it)."""

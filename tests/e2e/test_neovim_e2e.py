@@ -127,6 +127,16 @@ def test_copilot_lua_accept_is_wrapped_once(plugin_checks: dict[str, Any]) -> No
     assert plugin_checks["lua_bound_key_rebound"] is True
 
 
+def test_status_line_says_when_the_agent_is_down(plugin_checks: dict[str, Any]) -> None:
+    assert plugin_checks["status_up"] == (
+        "worktally today: typed 2 · ai 6 · ai modified 1 · bulk 3 · external 0")
+    down = plugin_checks["status_down"]
+    assert down.startswith("worktally: the worktally agent is not running: 4 batches")
+    assert "12 lines) wait in the spool" in down
+    assert down.endswith("This session: typed 0 · ai 0 · ai modified 0 · bulk 0 · external 0"
+                         " (paused)")
+
+
 def test_missing_server_is_reported_once(plugin_checks: dict[str, Any]) -> None:
     notes = plugin_checks["missing_server_notes"]
     assert len(notes) == 1
@@ -198,9 +208,13 @@ def test_neovim_session_is_attributed_line_by_line(
     assert session["status"].get("err") is None
     # The server's own counts (no agent runs), as :WorktallyStatus shows them: the editor
     # cannot tell the browser copy from any other put, so both puts are bulk here.
-    assert session["status"]["result"] == {
+    result = session["status"]["result"]
+    assert {k: result[k] for k in ("typed", "ai", "bulk", "external", "paused", "agent")} == {
         "typed": 2, "ai": 6, "bulk": 6, "external": 0, "paused": False, "agent": False,
     }
+    # The agent is down: the reply says so, with the lines waiting in the spool.
+    assert (result["ai_modified"], result["counts"]) == (0, "session")
+    assert result["spool"]["edit_lines"] >= 14 and "not running" in result["note"]
     # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 11-13) and,
     # when asked to, the two puts (lines 5-7 and 8-10); the same edits are attributed
     # either way.

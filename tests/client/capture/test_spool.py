@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from worktally.client.capture import records
 from worktally.client.capture.records import EditEvent, RepoRegistration
-from worktally.client.capture.spool import Batch, Spool
+from worktally.client.capture.spool import Backlog, Batch, Spool
 from worktally.client.store import db
 from worktally.client.store.drain import drain
 
@@ -238,3 +238,16 @@ def test_arbitrary_bytes_never_crash_the_drain_or_vanish(con, tmp_path, body):
         (spool.bad / target.name).unlink()
     else:
         assert result.batches + result.skipped_batches == 1
+
+
+def test_backlog_counts_batches_records_and_lines_without_the_database(tmp_path):
+    spool = Spool(tmp_path / "s")
+    assert spool.backlog() == Backlog(0, 0, 0, True)
+    spool.write([_edit((1, 2, 3)), RepoRegistration(path="/somewhere")])
+    spool.write([_edit((4,), source="ai", tool="copilot", kind="completion")])
+    (spool.new / "zz-corrupt.json").write_bytes(b"{not json")
+    assert spool.backlog() == Backlog(batches=3, records=3, edit_lines=4, complete=True)
+    # A byte budget smaller than the backlog: lower bounds, said so.
+    first = spool.pending()[0].stat().st_size
+    partial = spool.backlog(max_bytes=first)
+    assert (partial.batches, partial.records, partial.complete) == (3, 2, False)
