@@ -251,3 +251,18 @@ def test_backlog_counts_batches_records_and_lines_without_the_database(tmp_path)
     first = spool.pending()[0].stat().st_size
     partial = spool.backlog(max_bytes=first)
     assert (partial.batches, partial.records, partial.complete) == (3, 2, False)
+
+
+def test_backlog_reads_each_batch_once_with_a_cache(tmp_path):
+    spool = Spool(tmp_path / "s")
+    spool.write([_edit((1, 2))])
+    cache: dict[str, tuple[int, int]] = {}
+    assert spool.backlog(cache=cache) == Backlog(1, 1, 2, True)
+    # A batch already counted costs no bytes: a zero budget still covers it.
+    spool.write([_edit((3,))])
+    assert spool.backlog(max_bytes=0, cache=cache) == Backlog(2, 1, 2, False)
+    assert spool.backlog(cache=cache) == Backlog(2, 2, 3, True)
+    for path in spool.pending()[:1]:
+        path.unlink()
+    assert spool.backlog(cache=cache) == Backlog(1, 1, 1, True)
+    assert len(cache) == 1
