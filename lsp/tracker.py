@@ -210,7 +210,12 @@ class DocumentTracker:
             # AI line becomes ai_modified). Across lines the joined line may be unchanged
             # (a whole line removed), so it keeps its state.
             edited = TYPED if first == last and start.character < end.character else None
-            new: list[LineState] = [_touch(_strongest(old[first : last + 1]), edited, now)]
+            if first < last and start.character == 0 and end.character == 0:
+                # Whole lines removed: what is left on the line is the last line's text.
+                kept = old[last]
+            else:
+                kept = _strongest(old[first : last + 1])
+            new: list[LineState] = [_touch(kept, edited, now)]
             old[first : last + 1] = new
             if edited is not None or isinstance(new[0], DirtyLine):
                 self.has_dirty = True

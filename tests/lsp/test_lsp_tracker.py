@@ -265,3 +265,15 @@ def test_discarding_restores_what_was_flushed() -> None:
     tracker.discard_dirty()
     assert tracker.lines[:3] == [CountedLine("ai")] * 3
     assert isinstance(tracker.lines[0], CountedLine) and tracker.lines[0].provenance == AI
+
+
+def test_removing_whole_lines_leaves_the_next_line_its_own_state() -> None:
+    tracker = DocumentTracker(1)
+    _ai_block(tracker)  # AI lines 0-2, empty line 3
+    tracker.apply_change(Pos(3, 0), Pos(3, 0), "x", 0.5, 2)  # a typed line after the block
+    tracker.apply_change(Pos(2, 0), Pos(3, 0), "", 0.6, 2)  # `dd` on the last AI line
+    assert len(tracker.lines) == 3
+    assert isinstance(tracker.lines[2], DirtyLine) and tracker.lines[2].attribution == TYPED
+    runs = tracker.take_settled(5.0, 1.0)
+    assert [(r.first, r.last, r.attribution.source) for r in runs] == [(0, 1, "ai"),
+                                                                        (2, 2, "typed")]
