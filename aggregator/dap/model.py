@@ -3,7 +3,7 @@ one aggregator adds to its aggregate share, and the estimates a release computes
 
 The protocol code only ever calls `model_for(schema_version)`; `MODELS` maps versions to
 `SecureModel`s, and tests may pass their own. Schema 2 is `client/wire/measurement.py`'s
-report: noise from `aggregator/noise.py` (one certified OpenDP draw per released coordinate,
+report: noise from `client/wire/dp_sampling.py` (one certified OpenDP draw per released coordinate,
 spread over the entries) and estimates from `client/wire/noise_model.py` (exact intervals).
 """
 
@@ -15,9 +15,9 @@ from functools import cached_property
 from typing import Any
 
 from worktally.aggregator.errors import PolicyViolation
-from worktally.aggregator.noise import entry_noise_vector
 from worktally.aggregator.releases import MetricEstimate
 from worktally.client.wire.dap.task import TaskConfig
+from worktally.client.wire.dp_sampling import entry_noise_vector
 from worktally.client.wire.measurement import (
     SCHEMA_VERSION_SECURE,
     SECURE_METRICS,
