@@ -1,27 +1,33 @@
-"""docs/privacy.md must show the budget and accuracy the code actually uses."""
+"""docs/privacy.md must show the fields, budget and accuracy the code actually uses."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from worktally.client.report import accuracy
-from worktally.client.wire import schema
+from worktally.client.wire import measurement
+from worktally.client.wire.privacy import YEARLY_EPSILON_CAP
+from worktally.client.wire.privacy_tables import page_sections
 
 PRIVACY = Path(__file__).resolve().parents[3] / "docs" / "privacy.md"
 
 
-def test_privacy_page_tables_match_the_schema() -> None:
+def test_privacy_page_shows_exactly_the_generated_tables() -> None:
     text = PRIVACY.read_text(encoding="utf-8")
-    for table in (accuracy.budget_table(), accuracy.accuracy_table(), accuracy.contrast_table()):
-        assert table in text, "re-run `python -m worktally.client.report.accuracy` and paste"
-    assert f"ε = {schema.DEFAULT_EPSILON:g}, δ = {schema.DEFAULT_DELTA:g}" in text
+    for section in page_sections():
+        assert section in text, ("re-run `python -m worktally.client.wire.privacy_tables` "
+                                 "and paste its output into docs/privacy.md")
 
 
-def test_every_payload_field_is_listed() -> None:
-    from dataclasses import fields
-
-    from worktally.client.wire.envelope import ReportPayload
-
+def test_every_field_and_the_yearly_cap_are_on_the_page() -> None:
     text = PRIVACY.read_text(encoding="utf-8")
-    for field in fields(ReportPayload):
-        assert f"`{field.name}`" in text, field.name
+    for name in measurement.METRIC_NAMES:
+        assert f"`{name}`" in text, name
+    assert f"{YEARLY_EPSILON_CAP:g} per person per year" in text
+
+
+def test_the_check_notices_a_changed_number() -> None:
+    """The test above is not vacuous: a page with one number changed fails it."""
+    text = PRIVACY.read_text(encoding="utf-8")
+    section = page_sections()[0]
+    tampered = text.replace(section, section.replace("55%", "56%"))
+    assert section not in tampered
