@@ -55,7 +55,7 @@ from worktally.aggregator.settings import PERIOD_KIND, DataDir
 from worktally.aggregator.store import AggregatorStore
 from worktally.aggregator.summary import build_summary, org_rows, release_row
 from worktally.client.wire.dap import b64url
-from worktally.client.wire.envelope import MAX_ENVELOPE_BYTES
+from worktally.client.wire.envelope import IDEMPOTENCY_KEY_PATTERN, MAX_ENVELOPE_BYTES
 from worktally.client.wire.schema import SCHEMA_VERSION
 
 ERRORS = m.ERRORS
@@ -66,7 +66,6 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     for code in (401, 403, 422)
 }
 TOKEN_COOKIE = "worktally_token"
-IDEMPOTENCY_PATTERN = r"^[A-Za-z0-9_.:-]{8,128}$"
 bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer token")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -181,7 +180,7 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
     async def post_report(
         request: Request,
         idempotency_key: Annotated[str, Header(alias="Idempotency-Key",
-                                               pattern=IDEMPOTENCY_PATTERN)],
+                                               pattern=IDEMPOTENCY_KEY_PATTERN)],
     ) -> JSONResponse:
         data = await _read_capped(request)
         outcome = await run_in_threadpool(ingest, store, private_key, data, idempotency_key)

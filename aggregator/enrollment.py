@@ -164,11 +164,3 @@ def active_keys(store: AggregatorStore, cohort: str) -> int:
                           [cohort]).fetchone()
     return int(row[0]) if row else 0
 
-
-def lookup_keys(store: AggregatorStore) -> dict[str, tuple[str, Ed25519PublicKey]]:
-    """Every enrolled client's cohort and verifying key (for benchmarks and bulk checks)."""
-    with store.transaction() as con:
-        rows = con.execute("SELECT client_id, cohort, public_key FROM clients "
-                           "WHERE revoked_at IS NULL").fetchall()
-    return {cid: (cohort, Ed25519PublicKey.from_public_bytes(bytes(key)))
-            for cid, cohort, key in rows}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +28,6 @@ from worktally.client.wire.schema import (
     noise_parameters,
 )
 
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 _STATUS = {
     envelope.EnvelopeTooLarge: 413,
     envelope.MalformedEnvelope: 400,
@@ -60,7 +58,7 @@ class IngestOutcome:
 def ingest(store: AggregatorStore, private_key: X25519PrivateKey, data: bytes,
            idempotency_key: str) -> IngestOutcome:
     """Validate and count one sealed report; raise an AggregatorError saying why not."""
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+    if not envelope.is_idempotency_key(idempotency_key):
         raise PolicyViolation("Idempotency-Key must be 8-128 letters, digits, '_', '.', ':' or '-'")
     try:
         header, _, _ = envelope.read_header(data)

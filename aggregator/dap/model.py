@@ -19,7 +19,7 @@ from worktally.aggregator.releases import MetricEstimate
 from worktally.client.wire.dap.task import TaskConfig
 from worktally.client.wire.dp_sampling import entry_noise_vector
 from worktally.client.wire.measurement import (
-    SCHEMA_VERSION_SECURE,
+    SCHEMA_VERSION,
     SECURE_METRICS,
     MetricKind,
     SecureMetric,
@@ -84,8 +84,8 @@ def schema2_estimates(model: SecureModel, aggregate: Sequence[int], n: int, epsi
 
 
 MODELS: dict[int, SecureModel] = {
-    SCHEMA_VERSION_SECURE: SecureModel(SCHEMA_VERSION_SECURE, SECURE_METRICS, schema2_noise,
-                                       schema2_estimates),
+    SCHEMA_VERSION: SecureModel(SCHEMA_VERSION, SECURE_METRICS, schema2_noise,
+                                schema2_estimates),
 }
 
 

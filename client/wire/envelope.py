@@ -34,6 +34,10 @@ _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_PO
 _NONCE = re.compile(r"[0-9a-f]{32}")
 _PERIOD = re.compile(r"[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])")
 _COHORT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The HTTP `Idempotency-Key` sent with an envelope: the same key and bytes again are one
+# report. Part of the wire contract: the aggregator refuses any other form.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{8,128}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 class EnvelopeError(WireError):
@@ -118,6 +122,10 @@ def check_payload(payload: ReportPayload) -> None:
         raise MalformedEnvelope("client_id must be a string of 1-64 characters")
     if not isinstance(payload.nonce, str) or not _NONCE.fullmatch(payload.nonce):
         raise MalformedEnvelope("nonce must be 32 lowercase hex characters")
+
+
+def is_idempotency_key(key: object) -> bool:
+    return isinstance(key, str) and _IDEMPOTENCY_KEY.fullmatch(key) is not None
 
 
 def seal(payload: ReportPayload, signing_key: Ed25519PrivateKey,

@@ -121,3 +121,13 @@ def test_any_single_bit_flip_is_detected(data: st.DataObject) -> None:
     sealed[position // 8] ^= 1 << (position % 8)
     with pytest.raises(envelope.EnvelopeError):
         open_envelope(bytes(sealed), AGG, known)
+
+
+@pytest.mark.parametrize(("key", "ok"), [
+    ("abcdefgh", True), ("0123456789abcdef0123456789abcdef", True), ("a.b:c-d_e", True),
+    ("short", False), ("x" * 129, False), ("has space", False), ("ümlaut-key", False),
+    (12345678, False),
+])
+def test_the_idempotency_key_has_one_definition(key: object, ok: bool) -> None:
+    assert envelope.is_idempotency_key(key) is ok
+    assert envelope.IDEMPOTENCY_KEY_PATTERN.startswith("^")
