@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from worktally.aggregator import clock
 from worktally.aggregator.cli_secure import (
     add_secure_cohort,
     register,
@@ -187,11 +188,15 @@ def cohort_list(data: Path, as_json: bool) -> None:
               help="Refuse to start unless the data dir was made for this role.")
 @click.option("--driver-interval", type=float, default=5.0, show_default=True,
               help="Leader: seconds between aggregation passes (0: only before releases).")
+@click.option("--clock-offset", type=float, default=0.0, show_default=True,
+              help="For demos and tests only: run this many seconds ahead of real time, so "
+                   "the current window can end and be released.")
 def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...], role: str | None,
-          driver_interval: float) -> None:
+          driver_interval: float, clock_offset: float) -> None:
     """Run the HTTP API with one worker that owns the database."""
     from worktally.aggregator.serving import run
 
+    clock.set_offset(clock_offset)
     run(DataDir(data), host, port, list(allowed_hosts), role, driver_interval)
 
 

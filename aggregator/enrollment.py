@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from worktally.aggregator import clock
 from worktally.aggregator.errors import AuthError, Conflict, NotFound, PolicyViolation
 from worktally.aggregator.provisioning import Cohort, digest, new_token
 from worktally.aggregator.releases import audit
@@ -53,7 +54,7 @@ def issue_tokens(store: AggregatorStore, cohort: str, count: int = 1, slot: int 
         raise PolicyViolation("reissue one slot at a time (--slot with --count 1)")
     if count < 1:
         raise PolicyViolation("--count must be at least 1")
-    now = datetime.now(UTC)
+    now = clock.now()
     expires = now + timedelta(days=days)
     with store.transaction() as con:
         row = con.execute("SELECT roster_size FROM cohorts WHERE name = ?", [cohort]).fetchone()
@@ -117,7 +118,7 @@ def enroll(store: AggregatorStore, token: str, public_key: bytes) -> Enrollment:
             return Enrollment(existing[0], cohort)
         client_id = secrets.token_hex(16)
         con.execute("INSERT INTO clients VALUES (?, ?, ?, ?, NULL, NULL)",
-                    [client_id, cohort.name, public_key, datetime.now(UTC)])
+                    [client_id, cohort.name, public_key, clock.now()])
     return Enrollment(client_id, cohort)
 
 
@@ -125,7 +126,7 @@ def _enroll_slot(con: duckdb.DuckDBPyConnection, token_sha256: str, row: tuple[o
                  public_key: bytes) -> Enrollment:
     cohort_name, slot, expires_at, used_at, superseded = row
     assert isinstance(cohort_name, str) and isinstance(slot, int)
-    now = datetime.now(UTC)
+    now = clock.now()
     if used_at is not None:
         raise Conflict("this enrollment token was already used; each token enrolls one key "
                        "once. Ask your admin to reissue your slot")

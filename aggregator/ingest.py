@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from worktally.aggregator import clock
 from worktally.aggregator.errors import AggregatorError, Conflict, PolicyViolation
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire import envelope
@@ -89,7 +90,7 @@ def ingest(store: AggregatorStore, private_key: X25519PrivateKey, data: bytes,
                            "one report per person per period")
         con.execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
                     [payload.client_id, payload.period, idempotency_key, payload.nonce, sha,
-                     datetime.now(UTC)])
+                     clock.now()])
         _add_to_sums(con, payload.cohort, payload.period, payload.values)
     return IngestOutcome("accepted", payload.cohort, payload.period)
 
@@ -111,7 +112,7 @@ def _check_period(period: str) -> None:
         week = parse_week(period)
     except PeriodError as exc:
         raise PolicyViolation(f"period {period!r} is not an ISO week like 2026-W48") from exc
-    if week.start - CLOCK_SKEW > datetime.now(UTC):
+    if week.start - CLOCK_SKEW > clock.now():
         raise PolicyViolation(f"{period} has not started yet; reports open on its Monday "
                               "(UTC)")
 

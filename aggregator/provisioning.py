@@ -11,11 +11,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.keys import AGGREGATOR, COLLECTOR, create_keys
 from worktally.aggregator.errors import (
     AggregatorError,
@@ -182,4 +183,4 @@ def check_token(store: AggregatorStore, token: str | None, role: str) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()

@@ -12,10 +12,11 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
 
+from worktally.aggregator import clock
 from worktally.aggregator.errors import Conflict, NotFound, PolicyViolation, ReleaseRefused
 from worktally.aggregator.intervals import Z95, mean_estimate
 from worktally.aggregator.store import AggregatorStore
@@ -104,7 +105,7 @@ def release(store: AggregatorStore, cohort: str, period: str, actor: str) -> Rel
         noise = noise_parameters(epsilon, delta, mechanism)
         estimates = tuple(local_estimate(m.name, int(sums[m.name]), n, noise[m.name].variance)
                           for m in METRICS)
-        rel = store_release(con, Release(0, cohort, period, datetime.now(UTC), actor, n, roster,
+        rel = store_release(con, Release(0, cohort, period, clock.now(), actor, n, roster,
                                          policy.k_min, policy.min_contributors, epsilon, delta,
                                          mechanism, SCHEMA_VERSION, estimates))
     return rel
@@ -210,7 +211,7 @@ def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
         if con.execute("SELECT 1 FROM holds WHERE cohort = ? AND period = ?",
                        [cohort, period]).fetchone():
             raise Conflict(f"{cohort} {period} is already on hold")
-        now = datetime.now(UTC)
+        now = clock.now()
         con.execute("INSERT INTO holds VALUES (?, ?, ?, ?)", [cohort, period, reason, now])
         audit(con, "officer", "hold", cohort, period, reason)
     return Hold(cohort, period, reason, now)
@@ -236,4 +237,4 @@ def list_holds(store: AggregatorStore) -> list[Hold]:
 def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, cohort: str | None,
           period: str | None, detail: str) -> None:
     con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
-                [datetime.now(UTC), actor, action, cohort, period, detail])
+                [clock.now(), actor, action, cohort, period, detail])

@@ -13,11 +13,12 @@ import binascii
 import hmac
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.keys import COLLECTOR, load_keys
 from worktally.aggregator.dap.model import SecureModel, model_for
 from worktally.aggregator.errors import AuthError, Conflict, NotFound, PolicyViolation
@@ -99,7 +100,7 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
     token = new_token()
     task = Task(config, os.urandom(config.vdaf().VERIFY_KEY_SIZE), digest(token), token,
                 helper_hpke)
-    now = datetime.now(UTC)
+    now = clock.now()
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM cohorts WHERE name = ?", [cohort]).fetchone():
             raise Conflict(f"cohort {cohort} already exists")
@@ -173,7 +174,7 @@ def accept_task(store: AggregatorStore, obj: object, policy: HelperPolicy,
     """At the helper: review and store a task; accepting the same task again is a no-op."""
     task = read_task_file(obj, models)
     check_policy(task.config, policy)
-    now = datetime.now(UTC)
+    now = clock.now()
     with store.transaction() as con:
         row = con.execute("SELECT task_id, verify_key, leader_token_sha256 FROM dap_tasks "
                           "WHERE task_id = ? OR cohort = ?",
