@@ -16,9 +16,10 @@ from worktally.aggregator.dap.collection import Collected, collect
 from worktally.aggregator.dap.driver import Driver
 from worktally.aggregator.dap.model import NoiseFn, SecureModel, model_for
 from worktally.aggregator.dap.peer import HelperClient
-from worktally.aggregator.dap.tasks import MECHANISM, Task
+from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import PolicyViolation
 from worktally.aggregator.releases import Release, check_releasable, store_release
+from worktally.aggregator.settings import MECHANISM
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError
 from worktally.client.wire.dap.aggregation import AggregateShareAad
