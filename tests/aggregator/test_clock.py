@@ -66,7 +66,8 @@ def test_serve_refuses_a_bad_offset_before_opening_anything(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_a_pair_run_ahead_of_time_can_release_the_current_window(tmp_path: Path) -> None:
     now = dt.datetime.now(dt.UTC)
-    current = window_of("quarter", now)
+    # A window that cannot end while the test runs (reports open 12 h before a start).
+    current = window_of("quarter", now + dt.timedelta(minutes=10))
     secure = provision(tmp_path, roster=12, k_min=10, cli=True)
     try:
         clients = enroll_all(secure, 10)
