@@ -6,9 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from worktally.client.wire.windows import LABEL_PATTERN
+
 STRICT = ConfigDict(strict=True, extra="forbid")
 COHORT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-PERIOD_PATTERN = r"^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2]|Q[1-4])$"
+PERIOD_PATTERN = LABEL_PATTERN
 
 
 class Problem(BaseModel):
@@ -40,13 +42,12 @@ class EnrollResponse(BaseModel):
     cohort: str
     aggregator_public_key: str = Field(description="base64 of the raw 32-byte X25519 key")
     schema_version: int
-    epsilon: float
+    epsilon: float = Field(description="ε per release: what one report spends")
     delta: float
     mechanism: str
-    period: str = Field(description="how periods are named; iso-week means e.g. 2026-W48; "
-                                    "secure mode: the window kind (week, month, quarter)")
-    mode: str = Field("local", description="local (noise on the machine) or secure (Prio3)")
-    slot: int | None = Field(None, description="the roster slot this key fills")
+    period: str = Field(description="the release window kind: week, month or quarter")
+    mode: str = Field(description="local (noise on the machine) or secure (Prio3)")
+    slot: int = Field(description="the roster slot this key fills")
     task_id: str | None = Field(None, description="secure mode: the task id (base64url)")
     task_config: str | None = Field(None, description="secure mode: the encoded "
                                     "TaskConfiguration (base64url); its SHA-256 is task_id")
@@ -98,9 +99,9 @@ class HoldInfo(BaseModel):
 
 class Summary(BaseModel):
     confidence: float
+    schema_version: int
     metrics: list[dict[str, Any]]
     cohorts: list[dict[str, Any]]
-    org: list[dict[str, Any]]
 
 
 class Review(BaseModel):

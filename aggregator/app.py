@@ -51,12 +51,12 @@ from worktally.aggregator.provisioning import (
 )
 from worktally.aggregator.releases import Release, hold, list_releases, release, unhold
 from worktally.aggregator.review import build_review, render_review
-from worktally.aggregator.settings import PERIOD_KIND, DataDir
+from worktally.aggregator.settings import DataDir
 from worktally.aggregator.store import AggregatorStore
-from worktally.aggregator.summary import build_summary, org_rows, release_row
+from worktally.aggregator.summary import build_summary, current_rows
 from worktally.client.wire.dap import b64url
-from worktally.client.wire.envelope import MAX_ENVELOPE_BYTES
-from worktally.client.wire.schema import SCHEMA_VERSION
+from worktally.client.wire.envelope import IDEMPOTENCY_KEY_PATTERN, MAX_ENVELOPE_BYTES
+from worktally.client.wire.measurement import SCHEMA_VERSION
 
 ERRORS = m.ERRORS
 # The HTML pages answer errors in JSON like the API does, and the schema must say so.
@@ -66,7 +66,6 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     for code in (401, 403, 422)
 }
 TOKEN_COOKIE = "worktally_token"
-IDEMPOTENCY_PATTERN = r"^[A-Za-z0-9_.:-]{8,128}$"
 bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer token")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -161,8 +160,8 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
             return m.EnrollResponse(client_id=result.client_id, cohort=c.name,
                                     aggregator_public_key=public_key_b64,
                                     schema_version=SCHEMA_VERSION, epsilon=c.epsilon,
-                                    delta=c.delta, mechanism=c.mechanism, period=PERIOD_KIND,
-                                    slot=result.slot)
+                                    delta=c.delta, mechanism=c.mechanism, period=c.window,
+                                    mode="local", slot=result.slot)
         config = task.config
         return m.EnrollResponse(
             client_id=result.client_id, cohort=c.name, aggregator_public_key=public_key_b64,
@@ -181,7 +180,7 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
     async def post_report(
         request: Request,
         idempotency_key: Annotated[str, Header(alias="Idempotency-Key",
-                                               pattern=IDEMPOTENCY_PATTERN)],
+                                               pattern=IDEMPOTENCY_KEY_PATTERN)],
     ) -> JSONResponse:
         data = await _read_capped(request)
         outcome = await run_in_threadpool(ingest, store, private_key, data, idempotency_key)
@@ -229,8 +228,7 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
                   token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
         used = _page_token(request, credentials, token)
         check_token(store, used, "admin")
-        teams = [release_row(r) for r in list_releases(store)]
-        return _html(render_dashboard(teams, org_rows(teams)), used)
+        return _html(render_dashboard(current_rows(list_releases(store))), used)
 
     @app.get("/privacy", response_class=HTMLResponse, responses=PAGE_ERRORS)
     def privacy_page(request: Request, credentials: Bearer,

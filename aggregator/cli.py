@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
+from worktally.aggregator import clock
 from worktally.aggregator.cli_secure import (
     add_secure_cohort,
     register,
     release_any,
     secure_cohort_options,
 )
-from worktally.aggregator.dap.tasks import DEFAULT_EPSILON_RELEASE
+from worktally.aggregator.dap.tasks import WINDOWS_PER_YEAR
 from worktally.aggregator.provisioning import (
     add_cohort,
     init_data_dir,
@@ -34,19 +35,19 @@ from worktally.aggregator.provisioning import (
 from worktally.aggregator.releases import hold, list_releases, unhold
 from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import (
-    DEFAULT_DELTA,
     DEFAULT_EPSILON,
     DEFAULT_K,
-    DEFAULT_MECHANISM,
     DEFAULT_MIN_CONTRIBUTORS,
+    DEFAULT_WINDOW,
     ROLES,
     DataDir,
     ReleasePolicy,
 )
 from worktally.aggregator.store import AggregatorStore
-from worktally.aggregator.summary import build_summary, org_rows, release_row
+from worktally.aggregator.summary import build_summary, current_rows
 from worktally.client import paths
 from worktally.client.wire.dap import b64url
+from worktally.client.wire.dap.window import WINDOW_KINDS
 from worktally.client.wire.errors import WorktallyError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,7 +75,8 @@ def json_option(func: F) -> F:
 
 
 def cohort_period(func: F) -> F:
-    func = click.option("--period", required=True, help="ISO week, e.g. 2026-W48.")(func)
+    func = click.option("--period", required=True,
+                        help="The cohort's window: 2026-W48, 2026-11 or 2026-Q4.")(func)
     return click.option("--cohort", required=True, help="Cohort (team) name.")(func)
 
 
@@ -103,9 +105,10 @@ def cli() -> None:
               help="Secure mode's role: the leader (clients upload to it; it also serves "
                    "local-mode cohorts and holds the collector key) or the helper.")
 @click.option("--k", "k_min", type=int, default=DEFAULT_K, show_default=True,
-              help="Minimum public roster size of a released local-mode cohort.")
+              help="The default k of new cohorts: a release needs at least k reports.")
 @click.option("--min-contributors", type=int, default=DEFAULT_MIN_CONTRIBUTORS,
-              show_default=True, help="Minimum number of reports in a released period.")
+              show_default=True, help="Local mode: the fewest reports any release may have, "
+                                      "whatever the cohort's k.")
 @json_option
 def init(data: Path, role: str, k_min: int, min_contributors: int, as_json: bool) -> None:
     """Create the keys and the admin and privacy-officer tokens (shown once)."""
@@ -124,57 +127,64 @@ def init(data: Path, role: str, k_min: int, min_contributors: int, as_json: bool
              f"  privacy-officer token: {deployment.officer_token}"]
     if role == "leader":
         lines += [f"  public key (X25519):   {out['public_key']}",
-                  f"  k = {k_min}, minimum contributors = {min_contributors} (local mode)",
+                  f"  default k = {k_min}, minimum contributors = {min_contributors} "
+                  "(local mode)",
                   "  collector key: in this data dir; releases open both aggregate shares"]
     _emit(out, as_json, "\n".join(lines))
 
 
 @cli.group()
 def cohort() -> None:
-    """Teams: their public roster size, DP policy and enrollment token."""
+    """Teams: their public roster size and privacy policy."""
 
 
 @cohort.command("add")
 @click.argument("name")
 @data_option
 @click.option("--roster", type=int, required=True, help="How many people are in the team.")
-@click.option("--epsilon", type=float, default=None,
-              help=f"ε per person per period (local mode, default {DEFAULT_EPSILON}) or per "
-                   f"release (secure mode, default {DEFAULT_EPSILON_RELEASE}).")
-@click.option("--delta", type=float, default=DEFAULT_DELTA, show_default=True,
-              help="δ per person per period (local mode).")
-@click.option("--mechanism", default=DEFAULT_MECHANISM, show_default=True)
+@click.option("--window", type=click.Choice(WINDOW_KINDS), default=DEFAULT_WINDOW,
+              show_default=True, help="The release window: one release per window.")
+@click.option("--epsilon", type=float, default=DEFAULT_EPSILON, show_default=True,
+              help="ε per release: what one person's report spends (δ = 0).")
+@click.option("--k", "k_min", type=int, default=None,
+              help="The fewest reports a release may have (default: init's --k).")
 @secure_cohort_options
 @json_option
-def cohort_add(name: str, data: Path, roster: int, epsilon: float | None, delta: float,
-               mechanism: str, helper_url: str | None, leader_url: str | None, window: str,
-               noise: str, k_min: int, task_file: Path | None, as_json: bool) -> None:
+def cohort_add(name: str, data: Path, roster: int, window: str, epsilon: float,
+               k_min: int | None, helper_url: str | None, leader_url: str | None, noise: str,
+               task_file: Path | None, as_json: bool) -> None:
     """Add a cohort: with --helper-url a secure one (and its task file for the helper),
-    otherwise a local-mode one with its enrollment token."""
+    otherwise a local-mode one (the single-server fallback)."""
     if helper_url is not None:
         add_secure_cohort(data, name, roster, epsilon, helper_url, leader_url, window, noise,
                           k_min, task_file, as_json)
         return
-    epsilon = DEFAULT_EPSILON if epsilon is None else epsilon
     with _store(data) as store:
-        token = add_cohort(store, name, roster, epsilon, delta, mechanism)
-    _emit({"cohort": name, "roster_size": roster, "enrollment_token": token,
-           "epsilon": epsilon, "delta": delta, "mechanism": mechanism}, as_json,
-          f"Cohort {name} (roster {roster}, ε={epsilon}, δ={delta}, {mechanism}).\n"
-          f"  enrollment token: {token}\nGive it to the team's members for `worktally enroll`.")
+        c = add_cohort(store, name, roster, window, epsilon, k_min)
+    yearly = c.epsilon * WINDOWS_PER_YEAR[c.window]
+    _emit({"cohort": c.name, "mode": c.mode, "roster_size": c.roster_size, "window": c.window,
+           "epsilon": c.epsilon, "epsilon_per_person_per_year_max": yearly, "delta": c.delta,
+           "mechanism": c.mechanism, "k_min": c.k_min}, as_json,
+          f"Local-mode cohort {c.name}: roster {c.roster_size}, k {c.k_min}, one release per "
+          f"{c.window} at ε {c.epsilon:g} (up to {yearly:g} per person per year), δ 0.\n"
+          "Local mode is the single-server fallback: each person's report carries its own "
+          "noise, so figures are far wider than in secure mode.\nIssue each person's "
+          f"enrollment token with `worktally-aggregator tokens issue {c.name} --count "
+          f"{c.roster_size}`.")
 
 
 @cohort.command("list")
 @data_option
 @json_option
 def cohort_list(data: Path, as_json: bool) -> None:
-    """List cohorts with roster size and DP policy."""
+    """List cohorts with roster size and policy."""
     with _store(data) as store:
         cohorts = list_cohorts(store)
     rows = [c.__dict__ for c in cohorts]
     _emit({"cohorts": rows}, as_json, "\n".join(
-        f"{c.name}: roster {c.roster_size}, ε={c.epsilon}, δ={c.delta}, {c.mechanism}"
-        for c in cohorts) or "no cohorts yet; add one with `worktally-aggregator cohort add`")
+        f"{c.name} ({c.mode}): roster {c.roster_size}, k {c.k_min}, ε {c.epsilon:g} per "
+        f"{c.window}, δ {c.delta:g}, {c.mechanism}" for c in cohorts)
+        or "no cohorts yet; add one with `worktally-aggregator cohort add`")
 
 
 @cli.command()
@@ -187,11 +197,15 @@ def cohort_list(data: Path, as_json: bool) -> None:
               help="Refuse to start unless the data dir was made for this role.")
 @click.option("--driver-interval", type=float, default=5.0, show_default=True,
               help="Leader: seconds between aggregation passes (0: only before releases).")
+@click.option("--clock-offset", type=float, default=0.0, show_default=True,
+              help="For demos and tests only: run this many seconds ahead of real time, so "
+                   "the current window can end and be released.")
 def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...], role: str | None,
-          driver_interval: float) -> None:
+          driver_interval: float, clock_offset: float) -> None:
     """Run the HTTP API with one worker that owns the database."""
     from worktally.aggregator.serving import run
 
+    clock.set_offset(clock_offset)
     run(DataDir(data), host, port, list(allowed_hosts), role, driver_interval)
 
 
@@ -200,16 +214,15 @@ def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...], role
 @cohort_period
 @json_option
 def release_command(data: Path, cohort: str, period: str, as_json: bool) -> None:
-    """Release a cohort's period if k, the contributor minimum and holds allow it.
+    """Release a cohort's window once it has ended, if k, the roster and holds allow it.
 
     A secure cohort's release runs its pending aggregation jobs with the helper, collects
     both aggregate shares and opens them with the collector key in this data dir."""
     with _store(data) as store:
         rel = release_any(store, DataDir(data), cohort, period)
-    row = release_row(rel)
     _emit({"release_id": rel.release_id, "cohort": cohort, "period": period, "n": rel.n},
           as_json, f"Released {cohort} {period} (n={rel.n}, release #{rel.release_id}); "
-                   f"{len(row.figures)} figures with 95% intervals.")
+                   f"{len(rel.estimates)} figures with 95% intervals.")
 
 
 @cli.command("hold")
@@ -237,15 +250,15 @@ def unhold_command(data: Path, cohort: str, period: str) -> None:
 @data_option
 @json_option
 def summary(data: Path, as_json: bool) -> None:
-    """Released figures per cohort, period and metric with 95% intervals, and org totals."""
+    """Released figures per cohort, window and metric, with 95% intervals."""
     with _store(data) as store:
         out = build_summary(list_releases(store))
     lines = []
-    for row in out["cohorts"] + out["org"]:
-        lines.append(f"{row['period']} {row['cohort']} (n={row['n']})")
+    for row in out["cohorts"]:
+        lines.append(f"{row['period']} {row['cohort']} ({row['mode']}, n={row['n']})")
         for name, fig in row["metrics"].items():
             mean = fig["mean"]
-            lines.append(f"  {name:24} mean {mean['estimate']:>10.2f}  "
+            lines.append(f"  {name:28} {mean['estimate']:>10.2f}  "
                          f"95% [{mean['low']:.2f}, {mean['high']:.2f}]")
     _emit(out, as_json, "\n".join(lines) or "nothing released yet")
 
@@ -256,16 +269,16 @@ def summary(data: Path, as_json: bool) -> None:
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the review as a self-contained HTML page.")
 def review(data: Path, as_json: bool, html_out: Path | None) -> None:
-    """(Privacy officer) Fields, bounds, ε/δ, k, rosters, releases and holds."""
+    """(Privacy officer) Fields, bounds, windows, ε/δ, k, rosters, releases and holds."""
     with _store(data) as store:
         out = build_review(store)
     if html_out is not None:
         paths.write_private(html_out, render_review(out).encode())
     text = [f"schema v{out['schema_version']}, k={out['k_min']}, "
             f"min contributors={out['min_contributors']}"]
-    text += [f"cohort {c['name']}: roster {c['roster_size']}, "
+    text += [f"cohort {c['name']} ({c['mode']}): roster {c['roster_size']}, k {c['k_min']}, "
              f"ε={c['epsilon_per_person_per_period']} δ={c['delta_per_person_per_period']} "
-             f"per person per period, {c['mechanism']}" for c in out["cohorts"]]
+             f"per person per {c['window']}, {c['mechanism']}" for c in out["cohorts"]]
     text += [f"release #{r['release_id']} {r['cohort']} {r['period']} at {r['released_at']} "
              f"n={r['n']}" for r in out["releases"]]
     text += [f"HELD {h['cohort']} {h['period']}: {h['reason']}" for h in out["holds"]]
@@ -281,8 +294,8 @@ def dashboard(data: Path, out_file: Path) -> None:
     from worktally.aggregator.dashboard import render_dashboard
 
     with _store(data) as store:
-        teams = [release_row(r) for r in list_releases(store)]
-    paths.write_private(out_file, render_dashboard(teams, org_rows(teams)).encode())
+        rows = current_rows(list_releases(store))
+    paths.write_private(out_file, render_dashboard(rows).encode())
     click.echo(f"wrote {out_file.name}")
 
 

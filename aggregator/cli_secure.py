@@ -20,9 +20,6 @@ import click
 from worktally.aggregator.dap.context import DapContext
 from worktally.aggregator.dap.peer import HelperClient
 from worktally.aggregator.dap.tasks import (
-    DEFAULT_EPSILON_RELEASE,
-    DEFAULT_K_SECURE,
-    DEFAULT_WINDOW,
     HelperPolicy,
     accept_task,
     create_task,
@@ -32,11 +29,10 @@ from worktally.aggregator.enrollment import DEFAULT_TOKEN_DAYS, issue_tokens
 from worktally.aggregator.errors import PolicyViolation
 from worktally.aggregator.provisioning import open_store
 from worktally.aggregator.releases import Release, release
-from worktally.aggregator.settings import DataDir
+from worktally.aggregator.settings import DEFAULT_EPSILON, DEFAULT_K, DataDir
 from worktally.aggregator.store import AggregatorStore
 from worktally.client import paths
 from worktally.client.wire.dap import b64url
-from worktally.client.wire.dap.window import WINDOW_KINDS
 from worktally.client.wire.vdaf import run_vector_directory
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,13 +45,9 @@ def secure_cohort_options(func: F) -> F:
         click.option("--task-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Where to write the task file for the helper "
                           "(default NAME.task.json here)."),
-        click.option("--k", "k_min", type=int, default=DEFAULT_K_SECURE, show_default=True,
-                     help="Secure: the fewest contributors a release may have."),
         click.option("--noise", type=click.Choice(sorted(NOISE)), default="helper",
                      show_default=True, help="Secure: who adds noise. helper: the org runs "
                      "leader and collector; both: the leader is a third party."),
-        click.option("--window", type=click.Choice(WINDOW_KINDS), default=DEFAULT_WINDOW,
-                     show_default=True, help="Secure: the release window."),
         click.option("--leader-url", help="Secure: this leader's public base URL, as "
                      "clients and the helper reach it."),
         click.option("--helper-url", help="Make a secure cohort with the helper at this URL "
@@ -81,7 +73,7 @@ def _emit(obj: dict[str, Any], as_json: bool, text: str) -> None:
 
 def add_secure_cohort(data: Path, name: str, roster: int, epsilon: float | None,
                       helper_url: str, leader_url: str | None, window: str, noise: str,
-                      k_min: int, out: Path | None, as_json: bool) -> None:
+                      k_min: int | None, out: Path | None, as_json: bool) -> None:
     if not leader_url:
         raise PolicyViolation("a secure cohort needs --leader-url (this leader's public URL)")
     peer = HelperClient()
@@ -90,10 +82,11 @@ def add_secure_cohort(data: Path, name: str, roster: int, epsilon: float | None,
     finally:
         peer.close()
     with _store(data) as store:
+        k_min = store.policy().k_min if k_min is None else k_min
         task = create_task(store, DataDir(data), cohort=name, roster=roster,
                            leader_url=leader_url, helper_url=helper_url,
                            helper_hpke=helper_hpke, window=window,
-                           epsilon=DEFAULT_EPSILON_RELEASE if epsilon is None else epsilon,
+                           epsilon=DEFAULT_EPSILON if epsilon is None else epsilon,
                            noise_copies=NOISE[noise], k_min=k_min)
     out = out or Path(f"{name}.task.json")
     paths.write_private(out, json.dumps(task_file(task), indent=2).encode())
@@ -134,7 +127,7 @@ def register(cli: click.Group, data_option: Decorator, json_option: Decorator) -
                   help="Refuse a task spending more ε per release.")
     @click.option("--max-epsilon-per-year", type=float, default=16.0, show_default=True,
                   help="Refuse a task whose windows could spend more ε per person per year.")
-    @click.option("--min-k", type=int, default=DEFAULT_K_SECURE, show_default=True,
+    @click.option("--min-k", type=int, default=DEFAULT_K, show_default=True,
                   help="Refuse a task releasing fewer contributors than this.")
     @json_option
     def task_accept(file: Path, data: Path, max_epsilon: float, max_epsilon_per_year: float,

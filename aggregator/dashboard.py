@@ -8,35 +8,33 @@ from __future__ import annotations
 import html
 
 from worktally.aggregator.html_page import render_page, table
-from worktally.aggregator.summary import ORG, MetricInfo, Row, metric_info, metric_names
+from worktally.aggregator.summary import METRIC_INFOS, MetricInfo, Row
 
 WIDTH, HEIGHT = 360, 210
 LEFT, RIGHT, TOP, BOTTOM = 48, 10, 12, 58
 COLORS = ("#2f6fdf", "#d9822b", "#2e9c6a", "#b04fc6", "#c23b3b", "#6b7a8f")
-ORG_COLOR = "#1d2330"
+OTHER_COLOR = "#1d2330"
 
 
-def render_dashboard(teams: list[Row], org: list[Row]) -> str:
-    """The whole page: charts of the mean per contributor, then the numbers in tables."""
-    rows = teams + org
+def render_dashboard(rows: list[Row]) -> str:
+    """The whole page: one chart per metric of the schema, then the numbers in tables."""
     if not rows:
-        body = ('<p class="empty">Nothing is released yet. Release a cohort-period with '
+        body = ('<p class="empty">Nothing is released yet. Release a cohort\'s window with '
                 '<code>worktally-aggregator release</code>; only released figures appear.</p>')
         return render_page("worktally dashboard", "no releases", body)
-    cohorts = sorted({r.cohort for r in teams})
-    colors = {c: COLORS[i % len(COLORS)] for i, c in enumerate(cohorts)} | {ORG: ORG_COLOR}
-    infos = [metric_info(name) for name in metric_names(rows)]
-    charts = [chart_section(info, rows, colors) for info in infos]
+    cohorts = sorted({r.cohort for r in rows})
+    colors = {c: COLORS[i % len(COLORS)] for i, c in enumerate(cohorts)}
+    charts = [chart_section(info, rows, colors) for info in METRIC_INFOS]
     legend = " · ".join(f'<span style="color:{colors[c]}">■</span> {html.escape(c)}'
-                        for c in [*cohorts, ORG])
-    tables = "".join(_metric_table(info, rows) for info in infos)
-    body = (f"<p>{legend}</p><p>Dots are the mean per contributor (for a count of people, "
-            "the count); bars are 95% intervals from the known DP noise. A hollow dot is a "
-            "noisy estimate beyond the field's range, drawn at its edge; a dashed bar an "
-            "interval too wide to say much. (org) sums every released local-mode team.</p>"
-            + "".join(charts) + "<h2>Figures</h2>" + tables)
-    periods = sorted({r.period for r in rows})
-    return render_page("worktally dashboard", f"periods {periods[0]} to {periods[-1]}", body)
+                        for c in cohorts)
+    tables = "".join(_metric_table(info, rows) for info in METRIC_INFOS)
+    body = (f"<p>{legend}</p><p>Dots are the released figure: a count of people, a share's "
+            "mean over the people it applies to, a volume's mean per person; bars are 95% "
+            "intervals from the known DP noise. A hollow dot is a noisy estimate beyond the "
+            "metric's range, drawn at its edge; a dashed bar an interval too wide to say "
+            "much.</p>" + "".join(charts) + "<h2>Figures</h2>" + tables)
+    windows = sorted({r.period for r in rows})
+    return render_page("worktally dashboard", f"windows {windows[0]} to {windows[-1]}", body)
 
 
 def chart_section(spec: MetricInfo, rows: list[Row], colors: dict[str, str]) -> str:
@@ -72,11 +70,10 @@ def mean_chart(spec: MetricInfo, rows: list[Row], colors: dict[str, str]) -> str
         parts.append(f'<text x="{LEFT - 4}" y="{y(tick) + 3:.1f}" text-anchor="end">'
                      f"{_short(tick)}</text>")
     for i, row in enumerate(rows):
-        figure = row.figure(spec.name)
-        assert figure is not None
-        est = figure.mean
+        est = row.figure(spec.name)
+        assert est is not None
         x = LEFT + step * (i + 0.5)
-        color = colors.get(row.cohort, ORG_COLOR)
+        color = colors.get(row.cohort, OTHER_COLOR)
         label = html.escape(f"{row.cohort} {row.period}")
         inside = y_min <= est.raw <= spec.range_for(row.n)[1]
         dot_style = (f'fill="{color}"' if inside
@@ -104,15 +101,13 @@ def _metric_table(spec: MetricInfo, rows: list[Row]) -> str:
         f = row.figure(spec.name)
         if f is None:
             continue
-        total = ["", ""] if f.total is None else [
-            round(f.total.value), f"[{f.total.low:.0f}, {f.total.high:.0f}]"]
         note = ""
-        if not f.mean.informative:
-            note = ("interval too wide to say much" if f.mean.people_needed is None else
-                    f"needs about {f.mean.people_needed} people")
-        body.append([row.period, row.cohort, row.n, round(f.mean.value, 2),
-                     f"[{f.mean.low:.2f}, {f.mean.high:.2f}]", *total, note])
-    headers = ["period", "cohort", "n", "estimate", "95%", "sum", "sum 95%", "note"]
+        if not f.informative:
+            note = ("interval too wide to say much" if f.people_needed is None else
+                    f"needs about {f.people_needed} people")
+        body.append([row.period, row.cohort, row.mode, row.n, round(f.value, 2),
+                     f"[{f.low:.2f}, {f.high:.2f}]", note])
+    headers = ["window", "cohort", "mode", "n", "estimate", "95%", "note"]
     return f"<h3>{html.escape(spec.name)}</h3>" + table(headers, body)
 
 

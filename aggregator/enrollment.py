@@ -4,22 +4,21 @@
 each bound to a slot, up to the roster; enrolling consumes the token and binds the key to the
 slot. A reissued token for a slot replaces that slot's key (the old one is revoked), so a
 cohort never holds more live keys than its roster. Only SHA-256 digests of tokens are stored.
-
-Local-mode cohorts also still accept their cohort-wide token (the older path; the lead moves
-local mode to slots with schema v2).
+Both modes enroll this way; there is no cohort-wide token.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from worktally.aggregator import clock
 from worktally.aggregator.errors import AuthError, Conflict, NotFound, PolicyViolation
-from worktally.aggregator.provisioning import Cohort, digest, new_token
+from worktally.aggregator.provisioning import Cohort, digest, find_cohort, new_token
 from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 
@@ -31,7 +30,7 @@ MAX_TOKEN_DAYS = 90
 class Enrollment:
     client_id: str
     cohort: Cohort
-    slot: int | None = None
+    slot: int
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def issue_tokens(store: AggregatorStore, cohort: str, count: int = 1, slot: int 
         raise PolicyViolation("reissue one slot at a time (--slot with --count 1)")
     if count < 1:
         raise PolicyViolation("--count must be at least 1")
-    now = datetime.now(UTC)
+    now = clock.now()
     expires = now + timedelta(days=days)
     with store.transaction() as con:
         row = con.execute("SELECT roster_size FROM cohorts WHERE name = ?", [cohort]).fetchone()
@@ -88,7 +87,7 @@ def issue_tokens(store: AggregatorStore, cohort: str, count: int = 1, slot: int 
 
 
 def enroll(store: AggregatorStore, token: str, public_key: bytes) -> Enrollment:
-    """Enroll a key with a slot token (or, in local mode, the cohort's token)."""
+    """Enroll a key with a slot token: the token is used up and the key fills its slot."""
     if len(public_key) != 32:
         raise PolicyViolation("public_key must be a raw 32-byte Ed25519 key, base64-encoded")
     try:
@@ -96,36 +95,18 @@ def enroll(store: AggregatorStore, token: str, public_key: bytes) -> Enrollment:
     except ValueError as exc:
         raise PolicyViolation("public_key is not a valid Ed25519 key") from exc
     with store.transaction() as con:
-        slot_token = con.execute("SELECT cohort, slot, expires_at, used_at, superseded "
-                                 "FROM slot_tokens WHERE token_sha256 = ?",
-                                 [digest(token)]).fetchone()
-        if slot_token is not None:
-            return _enroll_slot(con, digest(token), slot_token, public_key)
-        row = con.execute("SELECT c.name, c.roster_size, c.epsilon, c.delta, c.mechanism "
-                          "FROM tokens t JOIN cohorts c ON c.name = t.cohort "
-                          "WHERE t.token_sha256 = ? AND t.role = 'enroll'",
-                          [digest(token)]).fetchone()
+        row = con.execute("SELECT cohort, slot, expires_at, used_at, superseded "
+                          "FROM slot_tokens WHERE token_sha256 = ?", [digest(token)]).fetchone()
         if row is None:
             raise AuthError("unknown enrollment token; ask your admin for your own token")
-        cohort = Cohort(*row)
-        existing = con.execute("SELECT client_id, cohort FROM clients WHERE public_key = ?",
-                               [public_key]).fetchone()
-        if existing is not None:
-            if existing[1] != cohort.name:
-                raise PolicyViolation("this key is enrolled in another cohort; "
-                                      "generate a new key to join this one")
-            return Enrollment(existing[0], cohort)
-        client_id = secrets.token_hex(16)
-        con.execute("INSERT INTO clients VALUES (?, ?, ?, ?, NULL, NULL)",
-                    [client_id, cohort.name, public_key, datetime.now(UTC)])
-    return Enrollment(client_id, cohort)
+        return _enroll_slot(con, digest(token), row, public_key)
 
 
 def _enroll_slot(con: duckdb.DuckDBPyConnection, token_sha256: str, row: tuple[object, ...],
                  public_key: bytes) -> Enrollment:
     cohort_name, slot, expires_at, used_at, superseded = row
     assert isinstance(cohort_name, str) and isinstance(slot, int)
-    now = datetime.now(UTC)
+    now = clock.now()
     if used_at is not None:
         raise Conflict("this enrollment token was already used; each token enrolls one key "
                        "once. Ask your admin to reissue your slot")
@@ -137,11 +118,9 @@ def _enroll_slot(con: duckdb.DuckDBPyConnection, token_sha256: str, row: tuple[o
     if con.execute("SELECT 1 FROM clients WHERE public_key = ?", [public_key]).fetchone():
         raise PolicyViolation("this key is already enrolled; generate a new key for a new "
                               "enrollment")
-    found = con.execute("SELECT name, roster_size, epsilon, delta, mechanism FROM cohorts "
-                        "WHERE name = ?", [cohort_name]).fetchone()
-    if found is None:
+    cohort = find_cohort(con, cohort_name)
+    if cohort is None:
         raise NotFound(f"cohort {cohort_name} no longer exists")
-    cohort = Cohort(*found)
     client_id = secrets.token_hex(16)
     previous = con.execute("SELECT client_id FROM enrollment_slots WHERE cohort = ? AND "
                            "slot = ?", [cohort_name, slot]).fetchone()
@@ -164,11 +143,3 @@ def active_keys(store: AggregatorStore, cohort: str) -> int:
                           [cohort]).fetchone()
     return int(row[0]) if row else 0
 
-
-def lookup_keys(store: AggregatorStore) -> dict[str, tuple[str, Ed25519PublicKey]]:
-    """Every enrolled client's cohort and verifying key (for benchmarks and bulk checks)."""
-    with store.transaction() as con:
-        rows = con.execute("SELECT client_id, cohort, public_key FROM clients "
-                           "WHERE revoked_at IS NULL").fetchall()
-    return {cid: (cohort, Ed25519PublicKey.from_public_bytes(bytes(key)))
-            for cid, cohort, key in rows}

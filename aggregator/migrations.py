@@ -215,6 +215,34 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        -- Local mode moves to report schema 2 with a secure task's policy shape: a release
+        -- window, ε per release, δ = 0, discrete Laplace, and its own k. Schema-1 cohorts
+        -- released per ISO week under the deployment's k. (A secure cohort's task config
+        -- stays the authority for its own policy.)
+        ALTER TABLE cohorts ADD COLUMN window_kind VARCHAR;
+        ALTER TABLE cohorts ADD COLUMN k_min INTEGER;
+        UPDATE cohorts SET window_kind = 'week',
+            k_min = (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'k_min');
+        -- The cohort-wide enrollment token goes: one token could enroll any number of keys.
+        -- Keys it enrolled hold no roster slot; they are revoked (their people enroll again
+        -- with a personal token), and the audit log says so.
+        DELETE FROM tokens WHERE role = 'enroll';
+        INSERT INTO audit_log
+            SELECT current_timestamp, 'migration', 'revoke', cohort, NULL,
+                   'a key enrolled with the retired cohort-wide token'
+            FROM clients WHERE slot IS NULL AND revoked_at IS NULL;
+        UPDATE clients SET revoked_at = current_timestamp
+            WHERE slot IS NULL AND revoked_at IS NULL;
+        -- Schema 1's running sums cannot be released as schema 2 (its metrics are gone) and
+        -- must not mix with schema 2's, so they are dropped with their counts. Earlier
+        -- releases, and their figures, stay as they were.
+        DELETE FROM sums;
+        DELETE FROM contributions;
+        """,
+    ),
 ]
 
 

@@ -1,7 +1,7 @@
-"""Setting up a deployment: the X25519 key pair, role tokens, cohorts and their enrollment tokens.
+"""Setting up a deployment: the X25519 key pair, role tokens, and local-mode cohorts.
 
 Tokens are shown once and only their SHA-256 digests are stored, so a copied database does not
-grant access.
+grant access. People's enrollment tokens are per roster slot (`enrollment.issue_tokens`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Any
 
+import duckdb
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.keys import AGGREGATOR, COLLECTOR, create_keys
 from worktally.aggregator.errors import (
     AggregatorError,
@@ -25,9 +27,10 @@ from worktally.aggregator.errors import (
     WrongRole,
 )
 from worktally.aggregator.settings import (
-    DEFAULT_DELTA,
     DEFAULT_EPSILON,
-    DEFAULT_MECHANISM,
+    DEFAULT_WINDOW,
+    DELTA,
+    MECHANISM,
     DataDir,
     ReleasePolicy,
 )
@@ -35,7 +38,10 @@ from worktally.aggregator.settings import ROLES as SERVER_ROLES
 from worktally.aggregator.store import AggregatorStore
 from worktally.client import paths
 from worktally.client.wire.dap.messages import HpkeConfig
-from worktally.client.wire.schema import noise_parameters
+from worktally.client.wire.dap.task import MAX_EPSILON, TaskConfig
+from worktally.client.wire.errors import WireError
+from worktally.client.wire.measurement import coordinates
+from worktally.client.wire.windows import window_kind
 
 ROLES = ("admin", "officer")
 COHORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -56,11 +62,17 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Cohort:
+    """A team and its policy, the same shape in both modes: ε per release of each `window`,
+    δ (0), the mechanism, and k (a release needs k <= contributors <= roster)."""
+
     name: str
     roster_size: int
     epsilon: float
     delta: float
     mechanism: str
+    window: str
+    k_min: int
+    mode: str  # local or secure
 
 
 def new_token() -> str:
@@ -104,7 +116,7 @@ def init_data_dir(data: DataDir, policy: ReleasePolicy, role: str = "leader") ->
             ])
             for role, token in tokens.items():
                 con.execute("INSERT INTO tokens VALUES (?, ?, NULL, ?)",
-                            [digest(token), role, _now()])
+                            [digest(token), role, clock.now()])
     finally:
         store.close()
     return Deployment(tokens["admin"], tokens["officer"], public, role,
@@ -135,37 +147,61 @@ def public_key_bytes(key: X25519PrivateKey) -> bytes:
 
 
 def add_cohort(store: AggregatorStore, name: str, roster_size: int,
-               epsilon: float = DEFAULT_EPSILON, delta: float = DEFAULT_DELTA,
-               mechanism: str = DEFAULT_MECHANISM) -> str:
-    """Register a cohort with its public roster size and DP policy; return its enrollment token."""
+               window: str = DEFAULT_WINDOW, epsilon: float = DEFAULT_EPSILON,
+               k_min: int | None = None, actor: str = "admin") -> Cohort:
+    """Register a local-mode cohort: its public roster size and its policy (δ = 0, discrete
+    Laplace; k defaults to the deployment's). Its people enroll with per-slot tokens
+    (`enrollment.issue_tokens`)."""
     if not COHORT_NAME.fullmatch(name):
         raise AggregatorError("a cohort name is 1-64 letters, digits, '.', '_' or '-'")
     if roster_size < 1:
         raise AggregatorError("--roster must be the number of people in the team (>= 1)")
-    if not 0 <= delta < 1:
-        raise AggregatorError("delta must be in [0, 1)")
     try:
-        noise_parameters(epsilon, delta, mechanism)
-    except ValueError as exc:
-        raise AggregatorError(f"invalid DP policy: {exc}") from exc
-    token = new_token()
+        kind = window_kind(window).value
+        coordinates(epsilon)
+    except WireError as exc:
+        raise AggregatorError(f"invalid policy: {exc}") from exc
+    if epsilon > MAX_EPSILON:
+        raise AggregatorError(f"ε per release must be at most {MAX_EPSILON}")
+    k = store.policy().k_min if k_min is None else k_min
+    if k < 2:
+        raise AggregatorError("k must be at least 2")
+    now = clock.now()
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM cohorts WHERE name = ?", [name]).fetchone():
             raise Conflict(f"cohort {name} already exists")
-        con.execute("INSERT INTO cohorts VALUES (?, ?, ?, ?, ?, ?)",
-                    [name, roster_size, epsilon, delta, mechanism, _now()])
-        con.execute("INSERT INTO tokens VALUES (?, 'enroll', ?, ?)", [digest(token), name, _now()])
-        con.execute("INSERT INTO audit_log VALUES (?, 'admin', 'cohort-add', ?, NULL, ?)",
-                    [_now(), name, f"roster={roster_size} epsilon={epsilon} delta={delta} "
-                                   f"mechanism={mechanism}"])
-    return token
+        con.execute("INSERT INTO cohorts (name, roster_size, epsilon, delta, mechanism, "
+                    "created_at, window_kind, k_min) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [name, roster_size, epsilon, DELTA, MECHANISM, now, kind, k])
+        con.execute("INSERT INTO audit_log VALUES (?, ?, 'cohort-add', ?, NULL, ?)",
+                    [now, actor, name, f"local roster={roster_size} window={kind} "
+                                       f"epsilon={epsilon} k={k}"])
+    return Cohort(name, roster_size, epsilon, DELTA, MECHANISM, kind, k, "local")
 
 
 def list_cohorts(store: AggregatorStore) -> list[Cohort]:
+    """Every cohort with its policy; a secure cohort's comes from its task config."""
     with store.transaction() as con:
-        rows = con.execute("SELECT name, roster_size, epsilon, delta, mechanism FROM cohorts "
-                           "ORDER BY name").fetchall()
-    return [Cohort(*row) for row in rows]
+        rows = con.execute("SELECT c.name, c.roster_size, c.epsilon, c.delta, c.mechanism, "
+                           "c.window_kind, c.k_min, t.config FROM cohorts c LEFT JOIN "
+                           "dap_tasks t ON t.cohort = c.name ORDER BY c.name").fetchall()
+    return [_cohort(row) for row in rows]
+
+
+def find_cohort(con: duckdb.DuckDBPyConnection, name: str) -> Cohort | None:
+    row = con.execute("SELECT c.name, c.roster_size, c.epsilon, c.delta, c.mechanism, "
+                      "c.window_kind, c.k_min, t.config FROM cohorts c LEFT JOIN dap_tasks t "
+                      "ON t.cohort = c.name WHERE c.name = ?", [name]).fetchone()
+    return _cohort(row) if row else None
+
+
+def _cohort(row: tuple[Any, ...]) -> Cohort:
+    name, roster, epsilon, delta, mechanism, window, k_min, config = row
+    if config is None:
+        return Cohort(name, roster, epsilon, delta, mechanism, window, k_min, "local")
+    task = TaskConfig.decode(bytes(config))
+    return Cohort(name, task.roster, task.epsilon_release, 0.0, mechanism, task.window_kind,
+                  task.k_min, "secure")
 
 
 def check_token(store: AggregatorStore, token: str | None, role: str) -> None:
@@ -179,7 +215,3 @@ def check_token(store: AggregatorStore, token: str | None, role: str) -> None:
         raise AuthError("unknown token; use the one `worktally-aggregator init` printed")
     if not hmac.compare_digest(row[0], role):
         raise WrongRole(f"this endpoint needs the {role} token, not the {row[0]} token")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

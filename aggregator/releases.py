@@ -1,46 +1,32 @@
-"""Releases: the only way figures leave the aggregator, gated by k, contributors and holds.
+"""Releases: the only way figures leave the aggregator, gated by k, the roster, holds and time.
 
 Each release is stored with its time and every parameter it was checked against, which makes
 the releases table the audit log the privacy officer reads. Both modes store the same thing
-per metric: an estimate with its 95% interval (`MetricEstimate`). Local mode computes it here
-from the noised sums; secure mode gets it from the collector (`dap/collector.py`).
+per metric: an estimate with its 95% interval (`estimates.MetricEstimate`). Local mode
+computes it here from the per-entry sums of the clients' noised reports; secure mode gets it
+from the collector (`dap/collector.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
 
+from worktally.aggregator import clock
 from worktally.aggregator.errors import Conflict, NotFound, PolicyViolation, ReleaseRefused
-from worktally.aggregator.intervals import Z95, mean_estimate
+from worktally.aggregator.estimates import MetricEstimate, estimate_metrics
+from worktally.aggregator.provisioning import find_cohort
 from worktally.aggregator.store import AggregatorStore
-from worktally.client.wire.schema import METRICS, METRICS_BY_NAME, SCHEMA_VERSION, noise_parameters
+from worktally.client.wire.errors import PeriodError
+from worktally.client.wire.measurement import METRIC_NAMES, SCHEMA_VERSION
+from worktally.client.wire.noise_model import LOCAL
+from worktally.client.wire.windows import LABEL_PATTERN, Window, parse_window
 
-# A release window: an ISO week (local mode and weekly secure cohorts), a month or a quarter.
-PERIOD = re.compile(r"[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2]|Q[1-4])")
-# An interval covering this much of a metric's range says little; the dashboard marks it.
-INFORMATIVE_SHARE = 0.8
-
-
-@dataclass(frozen=True)
-class MetricEstimate:
-    """One released figure: `value` is trimmed to the metric's range, `raw` is not;
-    `half_width` is the 95% half-width before trimming; `n` the reports behind it."""
-
-    metric: str
-    value: float
-    raw: float
-    low: float
-    high: float
-    half_width: float
-    informative: bool
-    n: int
-    people_needed: int | None = None  # secure mode: the team size this figure would need
+PERIOD = re.compile(LABEL_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -79,49 +65,55 @@ def check_period(period: str) -> str:
     return period
 
 
+def cohort_window(kind: str, label: str) -> Window:
+    """The window a label names for a cohort of this window kind, in canonical form only
+    (two spellings of one window would be two sets of sums)."""
+    try:
+        window = parse_window(kind, label)
+    except PeriodError as exc:
+        raise PolicyViolation(f"{exc} (this cohort releases per {kind})") from exc
+    if window.label != label:
+        raise PolicyViolation(f"write the window as {window.label}, not {label!r}")
+    return window
+
+
 def release(store: AggregatorStore, cohort: str, period: str, actor: str) -> Release:
-    """Release a local-mode cohort's period if every rule allows it; refuse with the reason."""
+    """Release a local-mode cohort's window if every rule allows it; refuse with the reason."""
     check_period(period)
     policy = store.policy()
     with store.transaction() as con:
-        row = con.execute("SELECT roster_size, epsilon, delta, mechanism FROM cohorts "
-                          "WHERE name = ?", [cohort]).fetchone()
-        if row is None:
+        found = find_cohort(con, cohort)
+        if found is None:
             raise NotFound(f"no cohort named {cohort!r}; see `worktally-aggregator cohort list`")
-        roster, epsilon, delta, mechanism = row
+        if found.mode != "local":
+            raise PolicyViolation(f"{cohort} is a secure cohort; its leader releases it")
+        window = cohort_window(found.window, period)
         check_releasable(con, cohort, period)
-        if roster < policy.k_min:
-            raise ReleaseRefused(f"{cohort} has a roster of {roster}, under k={policy.k_min}; "
-                                 "merge it into a larger cohort")
+        if window.end > clock.now():
+            raise ReleaseRefused(f"{cohort} {period} has not ended; it can be released from "
+                                 f"{window.end.isoformat()}")
+        if found.roster_size < found.k_min:
+            raise ReleaseRefused(f"{cohort} has a roster of {found.roster_size}, under "
+                                 f"k={found.k_min}; merge it into a larger cohort")
         counted = con.execute("SELECT n FROM contributions WHERE cohort = ? AND period = ?",
                               [cohort, period]).fetchone()
-        n = counted[0] if counted else 0
-        if n < policy.min_contributors:
+        n = int(counted[0]) if counted else 0
+        floor = max(found.k_min, policy.min_contributors)
+        if n < floor:
             raise ReleaseRefused(f"{cohort} {period} has {n} reports, under the minimum of "
-                                 f"{policy.min_contributors}; wait for more reports")
+                                 f"{floor} (k={found.k_min}, min contributors="
+                                 f"{policy.min_contributors}); wait for more reports")
+        if n > found.roster_size:
+            raise ReleaseRefused(f"{cohort} {period} has {n} reports, more than its roster of "
+                                 f"{found.roster_size}; refusing")
         sums = dict(con.execute("SELECT metric, total FROM sums WHERE cohort = ? AND period = ?",
                                 [cohort, period]).fetchall())
-        noise = noise_parameters(epsilon, delta, mechanism)
-        estimates = tuple(local_estimate(m.name, int(sums[m.name]), n, noise[m.name].variance)
-                          for m in METRICS)
-        rel = store_release(con, Release(0, cohort, period, datetime.now(UTC), actor, n, roster,
-                                         policy.k_min, policy.min_contributors, epsilon, delta,
-                                         mechanism, SCHEMA_VERSION, estimates))
-    return rel
-
-
-def local_estimate(metric: str, total: int, n: int, per_report_variance: float) -> MetricEstimate:
-    """Local mode: the mean per contributor of n independently noised reports (normal
-    approximation, see intervals.py). Local mode has always shown its value untrimmed; the
-    interval is trimmed to the field's range."""
-    spec = METRICS_BY_NAME[metric]
-    est = mean_estimate(total, n, per_report_variance, spec.lower, spec.upper)
-    return MetricEstimate(metric, est.value, est.value, est.low, est.high, est.half_width,
-                          informative(est.low, est.high, spec.lower, spec.upper), n)
-
-
-def informative(low: float, high: float, lower: float, upper: float) -> bool:
-    return upper <= lower or (high - low) < INFORMATIVE_SHARE * (upper - lower)
+        figures = estimate_metrics([int(sums.get(name, 0)) for name in METRIC_NAMES], n,
+                                   found.epsilon, LOCAL)
+        return store_release(con, Release(
+            0, cohort, period, clock.now(), actor, n, found.roster_size, found.k_min,
+            policy.min_contributors, found.epsilon, found.delta, found.mechanism,
+            SCHEMA_VERSION, figures))
 
 
 def check_releasable(con: duckdb.DuckDBPyConnection, cohort: str, period: str) -> None:
@@ -159,6 +151,8 @@ def store_release(con: duckdb.DuckDBPyConnection, rel: Release) -> Release:
 
 
 def list_releases(store: AggregatorStore) -> list[Release]:
+    """Every release with its stored estimates (schema 1's too, which the summary leaves out:
+    their metrics meant something else)."""
     with store.transaction() as con:
         rows = con.execute("SELECT release_id, cohort, period, released_at, released_by, n, "
                            "roster_size, k_min, min_contributors, epsilon, delta, mechanism, "
@@ -167,8 +161,6 @@ def list_releases(store: AggregatorStore) -> list[Release]:
         stored = con.execute("SELECT release_id, metric, value, raw, low, high, half_width, "
                              "informative, n, people_needed FROM release_estimates "
                              "ORDER BY release_id, position").fetchall()
-        legacy = con.execute("SELECT release_id, metric, total, noise_variance "
-                             "FROM release_figures").fetchall()
     by_release: dict[int, list[MetricEstimate]] = {}
     for rid, *fields in stored:
         by_release.setdefault(rid, []).append(MetricEstimate(*fields))
@@ -176,24 +168,9 @@ def list_releases(store: AggregatorStore) -> list[Release]:
     for row in rows:
         (rid, cohort, period, at, by, n, roster, k_min, min_n, eps, delta, mech, schema, mode,
          copies) = row
-        estimates = by_release.get(rid) or _legacy_estimates(
-            [f for f in legacy if f[0] == rid], n)
         out.append(Release(rid, cohort, period, at, by, n, roster, k_min, min_n, eps, delta,
-                           mech, schema, tuple(estimates), mode, copies))
+                           mech, schema, tuple(by_release.get(rid, ())), mode, copies))
     return out
-
-
-def _legacy_estimates(figures: Sequence[tuple[int, str, int, float]],
-                      n: int) -> list[MetricEstimate]:
-    """Releases stored before estimates were: recompute from their (sum, variance) pairs."""
-    by_metric = {metric: (int(total), float(var)) for _, metric, total, var in figures}
-    return [local_estimate(m.name, by_metric[m.name][0], n, by_metric[m.name][1])
-            for m in METRICS if m.name in by_metric and n > 0]
-
-
-def sum_variance(estimate: MetricEstimate) -> float:
-    """Local mode: the noise variance of the cohort total behind a mean estimate."""
-    return (estimate.n * estimate.half_width / Z95) ** 2
 
 
 def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
@@ -210,7 +187,7 @@ def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
         if con.execute("SELECT 1 FROM holds WHERE cohort = ? AND period = ?",
                        [cohort, period]).fetchone():
             raise Conflict(f"{cohort} {period} is already on hold")
-        now = datetime.now(UTC)
+        now = clock.now()
         con.execute("INSERT INTO holds VALUES (?, ?, ?, ?)", [cohort, period, reason, now])
         audit(con, "officer", "hold", cohort, period, reason)
     return Hold(cohort, period, reason, now)
@@ -236,4 +213,4 @@ def list_holds(store: AggregatorStore) -> list[Hold]:
 def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, cohort: str | None,
           period: str | None, detail: str) -> None:
     con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
-                [datetime.now(UTC), actor, action, cohort, period, detail])
+                [clock.now(), actor, action, cohort, period, detail])

@@ -1,7 +1,9 @@
 """The privacy officer's review: every privacy-relevant number exactly as the code uses it.
 
-Schema bounds, the mechanism and ε/δ per person per period (and each metric's share and noise
-scale), k, roster sizes (counts, never names), every release with its parameters, and holds.
+The report schema with each metric's bound, gate and share of ε; per cohort (both modes) the
+window, ε per release and per person per year at most, δ, the mechanism, k, the roster size
+and enrolled keys (counts, never names), and each metric's noise scale (and in local mode the
+range of noised values accepted); every release with its parameters, holds and the audit log.
 """
 
 from __future__ import annotations
@@ -11,10 +13,21 @@ from typing import Any
 
 from worktally.aggregator.dap.tasks import WINDOWS_PER_YEAR, list_tasks
 from worktally.aggregator.html_page import render_page, table
-from worktally.aggregator.provisioning import list_cohorts
+from worktally.aggregator.provisioning import Cohort, list_cohorts
 from worktally.aggregator.releases import list_holds, list_releases
 from worktally.aggregator.store import AggregatorStore
-from worktally.client.wire.schema import METRICS, SCHEMA_VERSION, accepted_range, noise_parameters
+from worktally.client.wire.measurement import (
+    SCHEMA_VERSION,
+    SECURE_METRICS,
+    coordinates,
+    local_accepted_range,
+)
+
+STORED_PER_REPORT = (
+    "local mode: nothing but running sums per cohort, window and metric, and a receipt "
+    "(client id, window, nonce) that blocks replays and second reports; secure mode: both "
+    "shares sealed until aggregated, then only each aggregator's running aggregate share per "
+    "batch, the report id and the person's roster slot for that batch")
 
 
 def build_review(store: AggregatorStore) -> dict[str, Any]:
@@ -24,44 +37,19 @@ def build_review(store: AggregatorStore) -> dict[str, Any]:
                                     "IS NULL GROUP BY cohort").fetchall())
         audit = con.execute("SELECT ts, actor, action, cohort, period, detail FROM audit_log "
                             "ORDER BY ts").fetchall()
-    tasks = {t.cohort: t for t in list_tasks(store)}
-    cohorts = []
-    for c in list_cohorts(store):
-        if c.name in tasks:
-            cohorts.append({
-                "name": c.name, "roster_size": c.roster_size, "mode": "secure",
-                "enrolled_clients": int(enrolled.get(c.name, 0)),
-                "releasable": c.roster_size >= tasks[c.name].config.k_min,
-                "epsilon_per_person_per_period": c.epsilon,
-                "delta_per_person_per_period": 0.0, "mechanism": c.mechanism, "noise": {},
-            })
-            continue
-        noise = noise_parameters(c.epsilon, c.delta, c.mechanism)
-        cohorts.append({
-            "name": c.name, "roster_size": c.roster_size, "mode": "local",
-            "enrolled_clients": int(enrolled.get(c.name, 0)),
-            "releasable": c.roster_size >= policy.k_min,
-            "epsilon_per_person_per_period": c.epsilon,
-            "delta_per_person_per_period": c.delta, "mechanism": c.mechanism,
-            "noise": {m.name: {"epsilon": noise[m.name].epsilon, "scale": noise[m.name].scale,
-                               "variance": noise[m.name].variance,
-                               "accepted_range": list(accepted_range(m, noise[m.name]))}
-                      for m in METRICS},
-        })
+    tasks = list_tasks(store)
     return {
         "schema_version": SCHEMA_VERSION,
-        "fields": [{"name": m.name, "lower": m.lower, "upper": m.upper, "unit": m.unit,
+        "fields": [{"name": m.name, "kind": m.kind.value, "lower": 0, "upper": m.bound,
+                    "gate": m.gate, "epsilon_weight": m.weight, "unit": m.unit,
                     "sensitivity": m.sensitivity, "description": m.description}
-                   for m in METRICS],
+                   for m in SECURE_METRICS],
         "k_min": policy.k_min,
         "min_contributors": policy.min_contributors,
-        "stored_per_report": "local mode: nothing but running sums per cohort, period and "
-                             "metric, and a receipt (client id, period, nonce) that blocks "
-                             "replays; secure mode: both shares sealed until aggregated, then "
-                             "only each aggregator's running aggregate share per batch, the "
-                             "report id and the person's roster slot for that batch",
-        "cohorts": cohorts,
-        "tasks": [_task_json(t.config.summary()) for t in tasks.values()],
+        "stored_per_report": STORED_PER_REPORT,
+        "cohorts": [_cohort_json(c, int(enrolled.get(c.name, 0)))
+                    for c in list_cohorts(store)],
+        "tasks": [_task_json(t.config.summary()) for t in tasks],
         "releases": [{
             "release_id": r.release_id, "cohort": r.cohort, "period": r.period,
             "released_at": r.released_at.isoformat(), "released_by": r.released_by, "n": r.n,
@@ -78,26 +66,49 @@ def build_review(store: AggregatorStore) -> dict[str, Any]:
     }
 
 
+def _cohort_json(c: Cohort, enrolled: int) -> dict[str, Any]:
+    """One cohort's policy; in local mode each person's report carries the noise, so the
+    accepted range of each noised value is part of the policy too."""
+    ranges = local_accepted_range(c.epsilon) if c.mode == "local" else None
+    noise = {}
+    for i, coord in enumerate(coordinates(c.epsilon)):
+        noise[coord.metric] = {"epsilon": coord.epsilon, "scale": coord.scale}
+        if ranges is not None:
+            noise[coord.metric]["accepted_range"] = list(ranges[i])
+    return {
+        "name": c.name, "mode": c.mode, "roster_size": c.roster_size,
+        "enrolled_clients": enrolled, "k_min": c.k_min, "releasable": c.roster_size >= c.k_min,
+        "window": c.window, "epsilon_per_person_per_period": c.epsilon,
+        "epsilon_per_person_per_year_max": c.epsilon * WINDOWS_PER_YEAR[c.window],
+        "delta_per_person_per_period": c.delta, "mechanism": c.mechanism, "noise": noise,
+    }
+
+
 def _task_json(summary: dict[str, Any]) -> dict[str, Any]:
     per_year = summary["epsilon_per_release"] * WINDOWS_PER_YEAR[summary["window"]]
     return {**summary, "epsilon_per_person_per_year_max": per_year}
 
 
 def render_review(review: dict[str, Any]) -> str:
-    fields = table(["field", "lower", "upper", "unit", "sensitivity", "meaning"],
-                   [[f["name"], f["lower"], f["upper"], f["unit"], f["sensitivity"],
-                     f["description"]] for f in review["fields"]])
-    cohorts = table(["cohort", "roster size", "enrolled keys", "releasable (roster ≥ k)",
-                     "ε per person per period", "δ", "mechanism"],
-                    [[c["name"], c["roster_size"], c["enrolled_clients"],
-                      "yes" if c["releasable"] else "no",
-                      c["epsilon_per_person_per_period"], c["delta_per_person_per_period"],
-                      c["mechanism"]] for c in review["cohorts"]])
+    fields = table(["field", "kind", "lower", "upper", "counted for", "ε weight", "unit",
+                    "sensitivity", "meaning"],
+                   [[f["name"], f["kind"], f["lower"], f["upper"], f["gate"] or "everyone",
+                     f["epsilon_weight"], f["unit"], f["sensitivity"], f["description"]]
+                    for f in review["fields"]])
+    cohorts = table(["cohort", "mode", "roster size", "enrolled keys", "k",
+                     "releasable (roster ≥ k)", "window", "ε per person per window",
+                     "ε per person per year (max)", "δ", "mechanism"],
+                    [[c["name"], c["mode"], c["roster_size"], c["enrolled_clients"], c["k_min"],
+                      "yes" if c["releasable"] else "no", c["window"],
+                      c["epsilon_per_person_per_period"], c["epsilon_per_person_per_year_max"],
+                      c["delta_per_person_per_period"], c["mechanism"]]
+                     for c in review["cohorts"]])
     noise = "".join(
-        f"<h3>noise for {html.escape(c['name'])}</h3>"
-        + table(["field", "ε share", "scale", "variance", "accepted range"],
-                [[name, round(n["epsilon"], 6), round(n["scale"], 3), round(n["variance"], 3),
-                  f"{n['accepted_range'][0]} .. {n['accepted_range'][1]}"]
+        f"<h3>noise for {html.escape(c['name'])} ({html.escape(c['mode'])} mode)</h3>"
+        + table(["field", "ε share", "scale", "accepted noised values"],
+                [[name, round(n["epsilon"], 6), round(n["scale"], 3),
+                  f"{n['accepted_range'][0]} .. {n['accepted_range'][1]}"
+                  if "accepted_range" in n else "(secure: proved within the bounds)"]
                  for name, n in c["noise"].items()])
         for c in review["cohorts"])
     tasks = table(["cohort", "task id", "window", "ε per release", "ε per year (max)",
@@ -117,9 +128,12 @@ def render_review(review: dict[str, Any]) -> str:
     audit = table(["time", "actor", "action", "cohort", "period", "detail"],
                   [[a["ts"], a["actor"], a["action"], a["cohort"] or "", a["period"] or "",
                     a["detail"]] for a in review["audit_log"]])
-    body = (f"<p>Schema version {review['schema_version']}. A cohort is released only when its "
-            f"public roster has at least <b>k = {review['k_min']}</b> people and at least "
-            f"<b>{review['min_contributors']}</b> of them reported. Stored per report: "
+    body = (f"<p>Schema version {review['schema_version']}. A cohort's window is released only "
+            "once it has ended and when at least its <b>k</b> people (the deployment's "
+            f"default: k = {review['k_min']}), and no more than its public roster, reported; "
+            f"a local-mode release also needs at least <b>{review['min_contributors']}</b> "
+            "reports. "
+            "Stored per report: "
             f"{html.escape(review['stored_per_report'])}.</p>"
             f"<h2>Fields and clipping bounds</h2>{fields}<h2>Cohorts and budgets</h2>{cohorts}"
             f"{noise}<h2>Secure aggregation tasks</h2>{tasks}<h2>Releases</h2>{releases}"

@@ -9,8 +9,11 @@ import logging
 
 import uvicorn
 
+from worktally.aggregator import clock
 from worktally.aggregator.app import create_app
 from worktally.aggregator.settings import LOOPBACK_HOSTS, DataDir
+
+log = logging.getLogger(__name__)
 
 
 class DropQueryStrings(logging.Filter):
@@ -31,4 +34,7 @@ def run(data: DataDir, host: str, port: int, allowed_hosts: list[str], role: str
         hosts = list(LOOPBACK_HOSTS)
     app = create_app(data, hosts or None, role=role, driver_interval=driver_interval)
     logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
+    if clock.offset():
+        log.warning("the clock runs %g s ahead of real time (--clock-offset): for demos and "
+                    "tests only", clock.offset().total_seconds())
     uvicorn.run(app, host=host, port=port, workers=1, log_level="info", server_header=False)

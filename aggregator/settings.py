@@ -5,17 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from worktally.client.wire.privacy import DEFAULT_PRIVACY
+from worktally.client.wire.privacy import (
+    DEFAULT_EPSILON_PER_RELEASE,
+    DEFAULT_RELEASE_WINDOW,
+    Mechanism,
+)
 
-# A cohort is released only when its public roster has at least this many people.
+# A cohort is released only when at least k of its people reported (k <= n <= roster); this
+# is the default k of new cohorts, `init --k`.
 DEFAULT_K = 10
-# ...and at least this many of them sent a report for the period.
+# ...and at least this many reported, whatever the cohort's k (`init --min-contributors`).
 DEFAULT_MIN_CONTRIBUTORS = 5
-# New cohorts get the client's default budget, so an unconfigured client matches.
-DEFAULT_EPSILON = DEFAULT_PRIVACY.epsilon
-DEFAULT_DELTA = DEFAULT_PRIVACY.delta
-DEFAULT_MECHANISM = DEFAULT_PRIVACY.mechanism.value
-PERIOD_KIND = DEFAULT_PRIVACY.period.value
+# New cohorts of either mode get the client's defaults, so an unconfigured client agrees:
+# one release per quarter at ε = 4, δ = 0, discrete Laplace noise.
+DEFAULT_WINDOW = DEFAULT_RELEASE_WINDOW.value
+DEFAULT_EPSILON = DEFAULT_EPSILON_PER_RELEASE
+DELTA = 0.0
+MECHANISM = Mechanism.DISCRETE_LAPLACE.value
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 # The two secure-mode roles (design: one program, role fixed at init).
 ROLES = ("leader", "helper")
@@ -42,7 +48,8 @@ class DataDir:
 
 @dataclass(frozen=True)
 class ReleasePolicy:
-    """The thresholds every release is checked against, stored with each release."""
+    """The deployment's thresholds: the default k of new cohorts, and the contributor
+    minimum every release also needs. Both are stored with each release."""
 
     k_min: int = DEFAULT_K
     min_contributors: int = DEFAULT_MIN_CONTRIBUTORS

@@ -1,4 +1,5 @@
-"""Ingest throughput: reports/s over real HTTP and in-process, against a plain DuckDB insert.
+"""Local-mode ingest throughput: reports/s over real HTTP and in-process, against a plain
+DuckDB insert.
 
 Run: python bench/bench_ingest.py [--reports N]. Envelopes are sealed before the clock starts,
 so the figures measure the aggregator (decrypt, verify, checks, one transaction per report).
@@ -8,17 +9,19 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from worktally.aggregator.enrollment import enroll
+from worktally.aggregator.enrollment import enroll, issue_tokens
 from worktally.aggregator.ingest import ingest
 from worktally.aggregator.provisioning import (
     add_cohort,
@@ -27,9 +30,19 @@ from worktally.aggregator.provisioning import (
     open_store,
 )
 from worktally.aggregator.settings import DataDir, ReleasePolicy
-from worktally.client.demo.aggregator_process import free_port
+from worktally.client.wire.dp_sampling import entry_noise_vector
 from worktally.client.wire.envelope import ReportPayload, seal
-from worktally.client.wire.schema import METRICS, SCHEMA_VERSION
+from worktally.client.wire.measurement import METRIC_NAMES, SCHEMA_VERSION, SECURE_METRICS
+from worktally.client.wire.measurement import measurement as clip
+from worktally.client.wire.windows import last_ended
+
+WINDOW = last_ended("quarter", datetime.now(UTC)).label
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def prepare(root: Path, count: int) -> tuple[DataDir, list[bytes], list[tuple[int, ...]]]:
@@ -40,14 +53,16 @@ def prepare(root: Path, count: int) -> tuple[DataDir, list[bytes], list[tuple[in
     agg_key = load_private_key(data).public_key().public_bytes_raw()
     envelopes, vectors = [], []
     try:
-        token = add_cohort(store, "bench", max(count, 10))
-        for i in range(count):
+        c = add_cohort(store, "bench", max(count, 10))
+        tokens = issue_tokens(store, "bench", count)
+        for i, token in enumerate(tokens):
             key = Ed25519PrivateKey.generate()
-            enrolled = enroll(store, token, key.public_key().public_bytes_raw())
-            c = enrolled.cohort
-            values = tuple(m.lower + (i + j) % (m.upper - m.lower + 1)
-                           for j, m in enumerate(METRICS))
-            payload = ReportPayload(SCHEMA_VERSION, c.name, "2026-W48", values, c.epsilon,
+            enrolled = enroll(store, token.token, key.public_key().public_bytes_raw())
+            clipped = clip({m.name: (i + j) % (m.bound + 1)
+                            for j, m in enumerate(SECURE_METRICS)})
+            values = tuple(v + d for v, d in zip(clipped, entry_noise_vector(c.epsilon),
+                                                 strict=True))
+            payload = ReportPayload(SCHEMA_VERSION, c.name, WINDOW, values, c.epsilon,
                                     c.delta, c.mechanism, enrolled.client_id,
                                     secrets.token_hex(16))
             envelopes.append(seal(payload, key, agg_key))
@@ -106,7 +121,8 @@ def plain_duckdb(root: Path, vectors: list[tuple[int, ...]]) -> float:
         for i, values in enumerate(vectors):
             con.execute("BEGIN")
             con.executemany("INSERT INTO r VALUES (?, ?, ?)",
-                            [(i, m.name, v) for m, v in zip(METRICS, values, strict=True)])
+                            [(i, name, v) for name, v in zip(METRIC_NAMES, values,
+                                                             strict=True)])
             con.execute("COMMIT")
         return len(vectors) / (time.perf_counter() - start)
     finally:

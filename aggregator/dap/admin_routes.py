@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from worktally.aggregator.api_models import COHORT_PATTERN, ERRORS, STRICT
 from worktally.aggregator.dap.context import DapContext
-from worktally.aggregator.dap.tasks import DEFAULT_K_SECURE, HelperPolicy, accept_task
+from worktally.aggregator.dap.tasks import HelperPolicy, accept_task
 from worktally.aggregator.enrollment import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, issue_tokens
+from worktally.aggregator.settings import DEFAULT_K
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import b64url
 
@@ -82,7 +83,7 @@ def add_helper_admin(app: FastAPI, ctx: DapContext, admin: Callable[..., None]) 
     def put_task(body: dict[str, Any],
                  max_epsilon: Annotated[float, Query(gt=0, le=64)] = 4.0,
                  max_epsilon_per_year: Annotated[float, Query(gt=0, le=1000)] = 16.0,
-                 min_k: Annotated[int, Query(ge=2, le=10**6)] = DEFAULT_K_SECURE,
+                 min_k: Annotated[int, Query(ge=2, le=10**6)] = DEFAULT_K,
                  ) -> AcceptedTask:
         policy = HelperPolicy(max_epsilon, max_epsilon_per_year, min_k)
         task = accept_task(ctx.store, body, policy, ctx.models)

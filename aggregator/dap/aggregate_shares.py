@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import bucket, close
 from worktally.aggregator.dap.model import NoiseFn
 from worktally.aggregator.dap.tasks import Task
@@ -45,7 +46,7 @@ def share_id_for(task_id: bytes, body: bytes) -> bytes:
 def handle_aggregate_share(store: AggregatorStore, task: Task, body: bytes, noise: NoiseFn,
                            now: dt.datetime | None = None) -> ShareResult:
     """Answer one AggregateShareReq (or replay the stored answer to the same request)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     tid = task.task_id
     share_id = share_id_for(tid, body)
     request = _parse(task, body)

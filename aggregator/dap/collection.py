@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import bucket, close
 from worktally.aggregator.dap.driver import Driver, pending_count
 from worktally.aggregator.dap.model import NoiseFn
@@ -50,7 +51,7 @@ def collect(store: AggregatorStore, task: Task, window: str, driver: Driver,
             peer: HelperClient, noise: NoiseFn, actor: str = "admin",
             now: dt.datetime | None = None) -> Collected:
     """Collect one batch (or return its earlier collection)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     start, end = _window(task, window)
     # A hold blocks handing out even a collection made before it.
     _check_hold(store, task, window)
@@ -164,7 +165,7 @@ def _close_and_seal(store: AggregatorStore, task: Task, window: str, noise: Nois
         close(con, task.task_id, window, n, current.checksum)
         con.execute("INSERT INTO dap_collections VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                     [task.task_id, window, request.encode(), n, current.checksum,
-                     sealed.encode(), dt.datetime.now(dt.UTC)])
+                     sealed.encode(), clock.now()])
         audit(con, actor, "collect", task.cohort, window,
               f"task={b64url(task.task_id)} n={n} leader_noise={config.noise_copies == 2}")
 

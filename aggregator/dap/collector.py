@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.collection import Collected, collect
 from worktally.aggregator.dap.driver import Driver
 from worktally.aggregator.dap.model import NoiseFn, SecureModel, model_for
 from worktally.aggregator.dap.peer import HelperClient
-from worktally.aggregator.dap.tasks import MECHANISM, Task
+from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import PolicyViolation
 from worktally.aggregator.releases import Release, check_releasable, store_release
+from worktally.aggregator.settings import MECHANISM
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError
 from worktally.client.wire.dap.aggregation import AggregateShareAad
@@ -60,7 +62,7 @@ def release_secure(store: AggregatorStore, collector_keys: dict[int, HpkeKeyPair
     n = collected.response.report_count
     model = model_for(config.schema_version, models)
     estimates = model.estimates(aggregate, n, config.epsilon_release, config.noise_copies)
-    rel = Release(0, task.cohort, window, dt.datetime.now(dt.UTC), actor, n, config.roster,
+    rel = Release(0, task.cohort, window, clock.now(), actor, n, config.roster,
                   config.k_min, config.k_min, config.epsilon_release, 0.0, MECHANISM,
                   config.schema_version, estimates, "secure", config.noise_copies)
     with store.transaction() as con:

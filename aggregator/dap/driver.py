@@ -14,10 +14,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import duckdb
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import commit
 from worktally.aggregator.dap.jobs import VERIFY_KEY_ID, job_id_for
 from worktally.aggregator.dap.leader import LeaderStart, leader_finish, leader_start
@@ -140,7 +140,7 @@ class Driver:
             self._reject(con, task, rejected, report)
             if starts:
                 con.execute("INSERT INTO dap_jobs VALUES (?, ?, ?, ?, NULL, 'sent', 0, NULL, ?)",
-                            [task.task_id, job_id, job_window, body, datetime.now(UTC)])
+                            [task.task_id, job_id, job_window, body, clock.now()])
                 con.execute("UPDATE dap_pending SET job_id = ? WHERE task_id = ? AND "
                             "report_id IN (SELECT unnest(?::BLOB[]))",
                             [job_id, task.task_id, list(starts)])

@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import commit, is_collected
 from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import DapProblem
@@ -77,7 +78,7 @@ class Prepared:
 def handle_job(store: AggregatorStore, task: Task, keys: dict[int, HpkeKeyPair], body: bytes,
                now: dt.datetime | None = None) -> JobResult:
     """Run (or replay) one AggregationJobInitReq; DapProblem for a malformed job."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     job_id = job_id_for(task.task_id, body)
     stored = stored_response(store, task, job_id)
     if stored is not None:

@@ -7,8 +7,7 @@ cannot open anything; the database lists the public configs `/hpke_config` serve
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from worktally.aggregator import clock
 from worktally.aggregator.errors import NotInitialised, WrongRole
 from worktally.aggregator.settings import ROLES, DataDir
 from worktally.aggregator.store import AggregatorStore
@@ -33,7 +32,7 @@ def create_keys(store: AggregatorStore, data: DataDir, role: str) -> dict[str, H
             pair = HpkeKeyPair.generate(FIRST_CONFIG_ID)
             paths.write_private(data.hpke_key(purpose, FIRST_CONFIG_ID), pair.private_bytes())
             con.execute("INSERT INTO hpke_keys VALUES (?, ?, ?, ?)",
-                        [FIRST_CONFIG_ID, purpose, pair.config.encode(), datetime.now(UTC)])
+                        [FIRST_CONFIG_ID, purpose, pair.config.encode(), clock.now()])
             made[purpose] = pair.config
     return made
 

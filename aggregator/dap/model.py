@@ -15,20 +15,15 @@ from functools import cached_property
 from typing import Any
 
 from worktally.aggregator.errors import PolicyViolation
-from worktally.aggregator.releases import MetricEstimate
+from worktally.aggregator.estimates import MetricEstimate, estimate_metrics
 from worktally.client.wire.dap.task import TaskConfig
 from worktally.client.wire.dp_sampling import entry_noise_vector
 from worktally.client.wire.measurement import (
-    SCHEMA_VERSION_SECURE,
+    SCHEMA_VERSION,
     SECURE_METRICS,
-    MetricKind,
     SecureMetric,
-    released_coordinates,
 )
-from worktally.client.wire.noise_model import estimate_release
 from worktally.client.wire.vdaf import BoundedVec, Entry, Prio3, bounded_vec
-
-FLAG, SHARE, VOLUME = MetricKind.FLAG, MetricKind.SHARE, MetricKind.VOLUME
 
 
 @dataclass(frozen=True)
@@ -75,17 +70,12 @@ def schema2_noise(model: SecureModel, epsilon: float) -> list[int]:
 def schema2_estimates(model: SecureModel, aggregate: Sequence[int], n: int, epsilon: float,
                       copies: int) -> tuple[MetricEstimate, ...]:
     """Per-entry noisy sums to released coordinates to estimates with 95% intervals."""
-    if n <= 0:
-        raise PolicyViolation("an estimate needs at least one report")
-    estimates = estimate_release(released_coordinates(aggregate), n, epsilon, copies)
-    return tuple(MetricEstimate(name, e.value, e.raw, e.low, e.high, e.half_width,
-                                e.informative, n, e.people_needed)
-                 for name, e in estimates.items())
+    return estimate_metrics(aggregate, n, epsilon, copies)
 
 
 MODELS: dict[int, SecureModel] = {
-    SCHEMA_VERSION_SECURE: SecureModel(SCHEMA_VERSION_SECURE, SECURE_METRICS, schema2_noise,
-                                       schema2_estimates),
+    SCHEMA_VERSION: SecureModel(SCHEMA_VERSION, SECURE_METRICS, schema2_noise,
+                                schema2_estimates),
 }
 
 
@@ -104,6 +94,3 @@ def default_noise(config: TaskConfig) -> list[int]:
     """One aggregator's noise for one batch of a task, per entry (drawn from OpenDP)."""
     return model_for(config.schema_version).draw_noise(config.epsilon_release)
 
-
-def all_metrics() -> dict[str, SecureMetric]:
-    return {m.name: m for model in MODELS.values() for m in model.metrics}

@@ -13,36 +13,35 @@ import binascii
 import hmac
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.keys import COLLECTOR, load_keys
 from worktally.aggregator.dap.model import SecureModel, model_for
 from worktally.aggregator.errors import AuthError, Conflict, NotFound, PolicyViolation
 from worktally.aggregator.provisioning import COHORT_NAME, digest, new_token
 from worktally.aggregator.releases import audit
-from worktally.aggregator.settings import DataDir
+from worktally.aggregator.settings import (
+    DEFAULT_EPSILON,
+    DEFAULT_K,
+    DEFAULT_WINDOW,
+    MECHANISM,
+    DataDir,
+)
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError, b64url, from_b64url
 from worktally.client.wire.dap.hpke import supported
 from worktally.client.wire.dap.messages import TASK_ID_SIZE, HpkeConfigList
 from worktally.client.wire.dap.task import TaskConfig
-from worktally.client.wire.privacy import (
-    DEFAULT_EPSILON_PER_RELEASE,
-    DEFAULT_RELEASE_WINDOW,
-    YEARLY_EPSILON_CAP,
-)
+from worktally.client.wire.privacy import YEARLY_EPSILON_CAP
 from worktally.client.wire.windows import WINDOWS_PER_YEAR as WINDOWS_PER_YEAR_BY_KIND
 
 TASK_FILE_FORMAT = "worktally-dap-task/1"
 # The client's ledger funds at most this many windows a year (see wire/windows.py).
 WINDOWS_PER_YEAR = {kind.value: n for kind, n in WINDOWS_PER_YEAR_BY_KIND.items()}
-DEFAULT_WINDOW = DEFAULT_RELEASE_WINDOW.value
-DEFAULT_EPSILON_RELEASE = DEFAULT_EPSILON_PER_RELEASE
-DEFAULT_K_SECURE = 10
-MECHANISM = "discrete_laplace"
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,15 @@ class Task:
 class HelperPolicy:
     """What a helper's operator accepts; a task outside it is refused with the reason."""
 
-    max_epsilon: float = DEFAULT_EPSILON_RELEASE
+    max_epsilon: float = DEFAULT_EPSILON
     max_epsilon_per_year: float = YEARLY_EPSILON_CAP
-    min_k: int = DEFAULT_K_SECURE
+    min_k: int = DEFAULT_K
 
 
 def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: int,
                 leader_url: str, helper_url: str, helper_hpke: HpkeConfigList,
-                window: str = DEFAULT_WINDOW, epsilon: float = DEFAULT_EPSILON_RELEASE,
-                noise_copies: int = 1, k_min: int = DEFAULT_K_SECURE,
+                window: str = DEFAULT_WINDOW, epsilon: float = DEFAULT_EPSILON,
+                noise_copies: int = 1, k_min: int = DEFAULT_K,
                 schema_version: int = 2,
                 models: dict[int, SecureModel] | None = None) -> Task:
     """At the leader: a new secure cohort and its task (the cohort is the task)."""
@@ -99,12 +98,13 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
     token = new_token()
     task = Task(config, os.urandom(config.vdaf().VERIFY_KEY_SIZE), digest(token), token,
                 helper_hpke)
-    now = datetime.now(UTC)
+    now = clock.now()
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM cohorts WHERE name = ?", [cohort]).fetchone():
             raise Conflict(f"cohort {cohort} already exists")
-        con.execute("INSERT INTO cohorts VALUES (?, ?, ?, 0.0, ?, ?)",
-                    [cohort, roster, epsilon, MECHANISM, now])
+        con.execute("INSERT INTO cohorts (name, roster_size, epsilon, delta, mechanism, "
+                    "created_at, window_kind, k_min) VALUES (?, ?, ?, 0.0, ?, ?, ?, ?)",
+                    [cohort, roster, epsilon, MECHANISM, now, window, k_min])
         _insert(con, task, now)
         audit(con, "admin", "cohort-add", cohort, None,
               f"secure task={b64url(task.task_id)} roster={roster} window={window} "
@@ -173,7 +173,7 @@ def accept_task(store: AggregatorStore, obj: object, policy: HelperPolicy,
     """At the helper: review and store a task; accepting the same task again is a no-op."""
     task = read_task_file(obj, models)
     check_policy(task.config, policy)
-    now = datetime.now(UTC)
+    now = clock.now()
     with store.transaction() as con:
         row = con.execute("SELECT task_id, verify_key, leader_token_sha256 FROM dap_tasks "
                           "WHERE task_id = ? OR cohort = ?",

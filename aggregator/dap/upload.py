@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import is_collected
 from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import AuthError, DapProblem, Forbidden
@@ -63,7 +64,7 @@ def upload(store: AggregatorStore, task: Task, leader_config_ids: set[int], body
            client_id: str | None, signature: str | None,
            now: dt.datetime | None = None) -> UploadOutcome:
     """Check and store every report of one signed upload, each in its own right."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     if not client_id or not signature:
         raise AuthError("an upload needs the Worktally-Client and Worktally-Signature headers")
     slot, key = _client(store, task, client_id)

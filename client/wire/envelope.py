@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from worktally.client.wire.errors import WireError
+from worktally.client.wire.windows import LABEL_PATTERN
 
 MAGIC = b"WTR1"
 # A real report is about 600 bytes; the cap keeps a hostile upload from costing memory.
@@ -32,8 +33,12 @@ _SIGN_DOMAIN = b"worktally/report-signature/v1\x00"
 _INFO_DOMAIN = b"worktally/report-seal/v1\x00"
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 _NONCE = re.compile(r"[0-9a-f]{32}")
-_PERIOD = re.compile(r"[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])")
+_PERIOD = re.compile(LABEL_PATTERN)
 _COHORT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The HTTP `Idempotency-Key` sent with an envelope: the same key and bytes again are one
+# report. Part of the wire contract: the aggregator refuses any other form.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{8,128}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 class EnvelopeError(WireError):
@@ -66,12 +71,12 @@ class HeaderMismatch(EnvelopeError):
 
 @dataclass(frozen=True)
 class ReportPayload:
-    """One person's noised report for one period, exactly as signed by their client."""
+    """One person's noised report for one release window, exactly as signed by their client."""
 
     schema_version: int
     cohort: str
-    period: str  # ISO week, e.g. "2026-W48"
-    values: tuple[int, ...]  # schema.METRICS order, already clipped and noised
+    period: str  # the window's label: "2026-W48", "2026-11" or "2026-Q4"
+    values: tuple[int, ...]  # measurement.SECURE_METRICS order, clipped, then noised
     epsilon: float
     delta: float
     mechanism: str
@@ -102,7 +107,8 @@ def check_payload(payload: ReportPayload) -> None:
     if not isinstance(payload.cohort, str) or not _COHORT.fullmatch(payload.cohort):
         raise MalformedEnvelope("cohort must be 1-64 letters, digits, '.', '_' or '-'")
     if not isinstance(payload.period, str) or not _PERIOD.fullmatch(payload.period):
-        raise MalformedEnvelope("period must be an ISO week like 2026-W48")
+        raise MalformedEnvelope("period must be a window label like 2026-W48, 2026-11 or "
+                                "2026-Q4")
     if not isinstance(payload.values, tuple) or not all(_is_int(v) for v in payload.values):
         raise MalformedEnvelope("values must be a tuple of integers")
     if not all(-(2**62) < v < 2**62 for v in payload.values):
@@ -118,6 +124,10 @@ def check_payload(payload: ReportPayload) -> None:
         raise MalformedEnvelope("client_id must be a string of 1-64 characters")
     if not isinstance(payload.nonce, str) or not _NONCE.fullmatch(payload.nonce):
         raise MalformedEnvelope("nonce must be 32 lowercase hex characters")
+
+
+def is_idempotency_key(key: object) -> bool:
+    return isinstance(key, str) and _IDEMPOTENCY_KEY.fullmatch(key) is not None
 
 
 def seal(payload: ReportPayload, signing_key: Ed25519PrivateKey,

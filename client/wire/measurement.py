@@ -32,7 +32,8 @@ from worktally.client.wire.errors import MeasurementError
 from worktally.client.wire.privacy import ACCEPTED_SCALES
 from worktally.client.wire.vdaf import Entry, Prio3, bounded_vec
 
-SCHEMA_VERSION_SECURE = 2
+# The report schema of both modes (schema 1, local mode's eleven metrics, is retired).
+SCHEMA_VERSION = 2
 # DAP draft-18's application context prefix. The task id it is joined with is the hash of a
 # task config that includes this schema's entries, which binds the report schema into ctx
 # (BoundedVec's algorithm id alone does not).

@@ -17,6 +17,9 @@ from enum import StrEnum
 from worktally.client.wire.errors import PeriodError
 from worktally.client.wire.periods import IsoWeek, parse_week, week_of
 
+# The shape of a label of any kind (the envelope's and the API's first check); only
+# `parse_window` with the cohort's kind says whether it names a real window of that kind.
+LABEL_PATTERN = r"^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2]|Q[1-4])$"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q(\d)$")
 # Year 9999's last window would end in year 10000, which datetime cannot hold.

@@ -55,7 +55,10 @@ def bearer(token: str) -> dict[str, str]:
 
 @dataclass
 class DapServer:
-    """One aggregator process; `start()` again after `stop()` or `kill()` restarts it."""
+    """One aggregator process; `start()` again after `stop()` or `kill()` restarts it.
+
+    It runs the test launcher (dap_server.py, with its noise and gate seams), or with `cli`
+    the real `worktally-aggregator serve`; `extra` are that program's options."""
 
     role: str
     data: DataDir
@@ -63,6 +66,7 @@ class DapServer:
     home: Path
     extra: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    cli: bool = False
 
     @property
     def url(self) -> str:
@@ -76,8 +80,10 @@ class DapServer:
         self.home.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "WORKTALLY_HOME": str(self.home), "NO_PROXY": "127.0.0.1"}
         with self.log.open("ab") as sink:
+            program = (["-m", "worktally.aggregator.cli", "serve"] if self.cli
+                       else [str(HERE / "dap_server.py")])
             self.process = subprocess.Popen(
-                [sys.executable, str(HERE / "dap_server.py"), "--data", str(self.data.root),
+                [sys.executable, *program, "--data", str(self.data.root),
                  "--port", str(self.port), "--role", self.role, *self.extra],
                 env=env, stdout=sink, stderr=sink)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -137,16 +143,18 @@ class Secure:
 def provision(root: Path, *, roster: int = 16, k_min: int = 10, noise_copies: int = 1,
               noise: str = "zeros", tokens: int | None = None, cohort: str = "team",
               leader_extra: list[str] | None = None,
-              helper_extra: list[str] | None = None) -> Secure:
+              helper_extra: list[str] | None = None, cli: bool = False) -> Secure:
+    """Provision a pair; with `cli` both run the real `serve` (OpenDP noise, no seams)."""
     leader_data, helper_data = DataDir(root / "leader"), DataDir(root / "helper")
     leader_dep = init_data_dir(leader_data, ReleasePolicy(), role="leader")
     helper_dep = init_data_dir(helper_data, ReleasePolicy(), role="helper")
     noise_log = root / "noise.log"
-    common = ["--noise", noise, "--noise-log", str(noise_log)]
+    common = (["--driver-interval", "0"] if cli
+              else ["--noise", noise, "--noise-log", str(noise_log)])
     helper = DapServer("helper", helper_data, free_port(), root / "helper-home",
-                       common + (helper_extra or [])).start()
+                       common + (helper_extra or []), cli=cli).start()
     leader = DapServer("leader", leader_data, free_port(), root / "leader-home",
-                       common + (leader_extra or []))
+                       common + (leader_extra or []), cli=cli)
     store = open_store(leader_data)
     peer = HelperClient(timeout=HTTP_TIMEOUT_S)
     try:

@@ -31,9 +31,10 @@ def test_every_route_in_the_openapi_document_is_in_admin_md(tmp_path: Path, role
     assert not missing, f"routes missing from docs/admin.md: {missing}"
 
 
-def test_the_release_rules_and_interval_formulas_are_written_down() -> None:
+def test_the_release_rules_and_the_local_mode_checks_are_written_down() -> None:
     text = ADMIN_DOC.read_text(encoding="utf-8")
-    for flag in ("--k", "--min-contributors", "--roster", "--epsilon", "--delta"):
+    for flag in ("--k", "--min-contributors", "--roster", "--epsilon", "--window",
+                 "--clock-offset"):
         assert re.search(rf"`{flag}`", text), flag
-    assert "n·σ²" in text and "σ²/n" in text
+    assert "local_accepted_range" in text and "k ≤ contributors ≤ roster" in text
     assert "/dashboard?token=" in text

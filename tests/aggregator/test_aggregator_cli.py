@@ -13,15 +13,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from aggregator_harness import Server
+from aggregator_harness import WINDOW, EnrolledClient, Server, column_sums, values
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from worktally.aggregator.enrollment import enroll
 from worktally.aggregator.ingest import ingest
 from worktally.aggregator.provisioning import load_private_key, open_store
 from worktally.aggregator.settings import DataDir
-from worktally.client.wire.envelope import ReportPayload, seal
-from worktally.client.wire.schema import METRICS, SCHEMA_VERSION
+from worktally.client.wire.measurement import METRIC_NAMES, SCHEMA_VERSION
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -32,25 +31,23 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def add_reports(data: DataDir, token: str, count: int, period: str) -> list[tuple[int, ...]]:
-    """Enroll `count` clients and ingest one sealed report each, through the real functions."""
+def add_reports(data: DataDir, tokens: list[str], period: str) -> list[list[int]]:
+    """Enroll one client per token and ingest one sealed report each, in process."""
     store = open_store(data)
     private_key = load_private_key(data)
     aggregator_key = private_key.public_key().public_bytes_raw()
     sent = []
     try:
-        for i in range(count):
+        for i, token in enumerate(tokens):
             key = Ed25519PrivateKey.generate()
-            enrolled = enroll(store, token, key.public_key().public_bytes_raw())
-            c = enrolled.cohort
-            values = tuple(m.lower + (i * 7 + j) % (m.upper - m.lower + 1)
-                           for j, m in enumerate(METRICS))
-            payload = ReportPayload(SCHEMA_VERSION, c.name, period, values, c.epsilon, c.delta,
-                                    c.mechanism, enrolled.client_id, secrets.token_hex(16))
-            outcome = ingest(store, private_key, seal(payload, key, aggregator_key),
+            e = enroll(store, token, key.public_key().public_bytes_raw())
+            client = EnrolledClient(e.client_id, e.cohort.name, e.slot, key, aggregator_key,
+                                    e.cohort.epsilon, e.cohort.delta, e.cohort.mechanism,
+                                    e.cohort.window)
+            outcome = ingest(store, private_key, client.sealed(values(i), period),
                              secrets.token_hex(8))
             assert outcome.status == "accepted"
-            sent.append(values)
+            sent.append(values(i))
     finally:
         store.close()
     return sent
@@ -58,8 +55,8 @@ def add_reports(data: DataDir, token: str, count: int, period: str) -> list[tupl
 
 def test_init_cohorts_release_and_every_report_command(tmp_path: Path) -> None:
     root = tmp_path / "agg"
-    created = json.loads(run("init", "--data", str(root), "--min-contributors", "2",
-                             "--json").stdout)
+    created = json.loads(run("init", "--data", str(root), "--k", "3", "--min-contributors",
+                             "2", "--json").stdout)
     assert len(base64.b64decode(created["public_key"])) == 32
     assert created["admin_token"] != created["officer_token"]
     # Tokens are pasted on command lines: never anything an option parser could take.
@@ -72,42 +69,62 @@ def test_init_cohorts_release_and_every_report_command(tmp_path: Path) -> None:
 
     cohort = json.loads(run("cohort", "add", "web", "--roster", "11", "--data", str(root),
                             "--json").stdout)
-    run("cohort", "add", "ops", "--roster", "12", "--epsilon", "4", "--data", str(root))
-    for token in [*tokens, cohort["enrollment_token"]]:
-        assert re.fullmatch(r"[0-9a-f]{64}", token), token
+    assert (cohort["mode"], cohort["window"], cohort["epsilon"], cohort["delta"],
+            cohort["mechanism"], cohort["k_min"], cohort["epsilon_per_person_per_year_max"]
+            ) == ("local", "quarter", 4.0, 0.0, "discrete_laplace", 3, 16.0)
+    assert "enrollment_token" not in cohort, "no cohort-wide token any more"
+    text = run("cohort", "add", "ops", "--roster", "12", "--window", "month", "--epsilon",
+               "1.3", "--k", "5", "--data", str(root)).stdout
+    assert "tokens issue ops" in text and "fallback" in text
+    for bad, why in ((["--epsilon", "0"], "ε"), (["--epsilon", "65"], "at most"),
+                     (["--roster", "0"], "roster")):
+        refused = run("cohort", "add", "bad", "--roster", "4", "--data", str(root), *bad,
+                      check=False)
+        assert refused.returncode == 1 and why in refused.stderr, refused.stderr
     listed = json.loads(run("cohort", "list", "--data", str(root), "--json").stdout)
-    assert [(c["name"], c["roster_size"], c["epsilon"]) for c in listed["cohorts"]] == [
-        ("ops", 12, 4.0), ("web", 11, cohort["epsilon"])]
+    assert [(c["name"], c["mode"], c["roster_size"], c["window"], c["epsilon"], c["k_min"])
+            for c in listed["cohorts"]] == [("ops", "local", 12, "month", 1.3, 5),
+                                            ("web", "local", 11, "quarter", 4.0, 3)]
+    issued = json.loads(run("tokens", "issue", "web", "--count", "11", "--data", str(root),
+                            "--json").stdout)["tokens"]
+    assert [t["slot"] for t in issued] == list(range(1, 12))
+    for token in [*tokens, *(t["token"] for t in issued)]:
+        assert re.fullmatch(r"[0-9a-f]{64}", token), token
+    beyond = run("tokens", "issue", "web", "--data", str(root), check=False)
+    assert beyond.returncode == 1 and "roster of 11" in beyond.stderr
 
     data = DataDir(root)
-    web = add_reports(data, cohort["enrollment_token"], 3, "2026-W48")
-    run("hold", "--data", str(root), "--cohort", "web", "--period", "2026-W48",
+    web = add_reports(data, [t["token"] for t in issued[:3]], WINDOW)
+    run("hold", "--data", str(root), "--cohort", "web", "--period", WINDOW,
         "--reason", "checking")
-    refused = run("release", "--data", str(root), "--cohort", "web", "--period", "2026-W48",
+    refused = run("release", "--data", str(root), "--cohort", "web", "--period", WINDOW,
                   check=False)
     assert refused.returncode == 1 and "hold" in refused.stderr
-    run("unhold", "--data", str(root), "--cohort", "web", "--period", "2026-W48")
+    run("unhold", "--data", str(root), "--cohort", "web", "--period", WINDOW)
     released = json.loads(run("release", "--data", str(root), "--cohort", "web",
-                              "--period", "2026-W48", "--json").stdout)
+                              "--period", WINDOW, "--json").stdout)
     assert released["n"] == 3
 
     summary = json.loads(run("summary", "--data", str(root), "--json").stdout)
-    row = summary["cohorts"][0]
-    for j, metric in enumerate(METRICS):
-        assert row["metrics"][metric.name]["sum"]["estimate"] == sum(v[j] for v in web)
-    assert summary["org"][0]["n"] == 3
+    (row,) = summary["cohorts"]
+    assert (row["cohort"], row["period"], row["mode"]) == ("web", WINDOW, "local")
+    assert row["metrics"]["ai_active"]["mean"]["raw"] == column_sums(web)[0]
+    assert row["metrics"]["ai_tokens_k_per_week"]["mean"]["raw"] == \
+        round(column_sums(web)[5] / 3, 4)
+    assert "shipped_token_share_pm" in run("summary", "--data", str(root)).stdout
 
     html_file = tmp_path / "review.html"
     review = json.loads(run("review", "--data", str(root), "--json", "--html",
                             str(html_file)).stdout)
+    assert review["schema_version"] == SCHEMA_VERSION
     assert {c["name"]: c["roster_size"] for c in review["cohorts"]} == {"ops": 12, "web": 11}
-    assert review["releases"][0]["k_min"] == 10
+    assert review["releases"][0]["k_min"] == 3
     assert "Audit log" in html_file.read_text()
 
     out = tmp_path / "dash.html"
     run("dashboard", "--data", str(root), "--out", str(out))
     page = out.read_text()
-    assert page.count("<svg") == len(METRICS)
+    assert page.count("<svg") == len(METRIC_NAMES)
     assert "<script" not in page and "src=" not in page and "href=" not in page
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 

@@ -1,45 +1,73 @@
-"""The developer-side client's own enroll, noise and upload code against a real aggregator."""
+"""The client's side of local mode, as the wire layer defines it, against a real aggregator:
+clip with `measurement.measurement`, noise with `dp_sampling.entry_noise_vector` at the ε the
+enrollment answer gave, seal, upload, retry. Every honestly noised report is accepted, once.
+
+(The developer-side report code is being moved to schema 2 separately; when it lands, this
+test should drive it instead of these wire-level calls.)
+"""
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from aggregator_harness import Server, bearer, make_deployment
+from aggregator_harness import (
+    WINDOW,
+    Server,
+    bearer,
+    column_sums,
+    enroll_client,
+    make_deployment,
+    post_report,
+)
 
+from worktally.aggregator.provisioning import open_store
 from worktally.aggregator.settings import DataDir
-from worktally.client.config import ReportConfig
-from worktally.client.report import identity, noise, upload
-from worktally.client.wire.envelope import ReportPayload, seal
-from worktally.client.wire.schema import METRICS, SCHEMA_VERSION
+from worktally.client.wire.dp_sampling import entry_noise_vector
+from worktally.client.wire.measurement import (
+    METRIC_NAMES,
+    SECURE_METRICS,
+    local_accepted_range,
+    measurement,
+)
 
 
-def test_the_real_client_enrolls_and_its_noised_reports_are_accepted_once(
+def test_honestly_noised_reports_are_accepted_once_and_summed_exactly(
         tmp_path: Path, serve: Callable[[DataDir], Server]) -> None:
-    dep = make_deployment(tmp_path / "agg", {"team": 10})
+    dep = make_deployment(tmp_path / "agg", {"team": 12}, epsilon=1.0)
     server = serve(dep.data)
-    enrollment = identity.enroll(server.url, dep.enroll_tokens["team"],
-                                 ReportConfig(aggregator_url=server.url, cohort="team"))
-    key = identity.load_signing_key()
-    clipped = [m.lower + (m.upper - m.lower) // 3 for m in METRICS]
-    noised = noise.add_noise(clipped, enrollment.epsilon, enrollment.delta,
-                             enrollment.mechanism)
-    payload = ReportPayload(SCHEMA_VERSION, enrollment.cohort, "2026-W48", noised.values,
-                            enrollment.epsilon, enrollment.delta, noised.mechanism,
-                            enrollment.client_id, secrets.token_hex(16))
-    body = seal(payload, key, base64.b64decode(enrollment.aggregator_public_key))
-    idempotency_key = secrets.token_hex(16)
-    first = upload.post_report(server.url, body, idempotency_key, max_attempts=1)
-    retry = upload.post_report(server.url, body, idempotency_key, max_attempts=1)
-    assert [a.status for a in first + retry] == ["accepted", "duplicate"]
+    sent = []
+    for i in range(12):
+        client = enroll_client(server.url, dep.token("team"))
+        # Extremes too: everything at its bound, or nothing (the gates then zero the shares).
+        raw = {m.name: (m.bound if i % 3 == 0 else 0 if i % 3 == 1 else m.bound // 3 + i)
+               for m in SECURE_METRICS}
+        noised = [v + d for v, d in zip(measurement(raw), entry_noise_vector(client.epsilon),
+                                        strict=True)]
+        assert all(lo <= v <= hi for v, (lo, hi) in
+                   zip(noised, local_accepted_range(client.epsilon), strict=True))
+        body, key = client.sealed(noised), secrets.token_hex(16)
+        first, retry = post_report(server.url, body, key), post_report(server.url, body, key)
+        assert (first.status_code, retry.status_code) == (201, 200)
+        assert (first.json()["status"], retry.json()["status"]) == ("accepted", "duplicate")
+        sent.append(noised)
 
     released = httpx.post(f"{server.url}/v1/admin/releases", headers=bearer(dep.admin_token),
-                          json={"cohort": "team", "period": "2026-W48"}, timeout=10)
-    assert released.status_code == 201 and released.json()["n"] == 1
+                          json={"cohort": "team", "period": WINDOW}, timeout=30)
+    assert released.status_code == 201 and released.json()["n"] == 12
     summary = httpx.get(f"{server.url}/v1/admin/summary", headers=bearer(dep.admin_token),
                         timeout=10).json()
-    sums = summary["cohorts"][0]["metrics"]
-    assert [sums[m.name]["sum"]["estimate"] for m in METRICS] == list(noised.values)
+    active = summary["cohorts"][0]["metrics"]["ai_active"]["mean"]
+    assert active["raw"] == column_sums(sent)[0]
+    assert active["low"] <= active["estimate"] <= active["high"]
+    server.stop()
+    store = open_store(dep.data)
+    try:
+        with store.transaction() as con:
+            totals = dict(con.execute("SELECT metric, total FROM sums WHERE period = ?",
+                                      [WINDOW]).fetchall())
+    finally:
+        store.close()
+    assert [totals[name] for name in METRIC_NAMES] == column_sums(sent)

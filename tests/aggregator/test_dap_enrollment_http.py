@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dap_harness import (
+    WINDOW,
     Secure,
     admin_post,
     aggregate_now,
@@ -29,7 +30,7 @@ from worktally.aggregator.errors import AuthError, Conflict, NotFound
 from worktally.aggregator.provisioning import digest, open_store
 from worktally.client.wire.dap.messages import ReportError, UploadErrors
 from worktally.client.wire.envelope import ReportPayload, seal
-from worktally.client.wire.schema import METRICS, SCHEMA_VERSION
+from worktally.client.wire.measurement import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +143,7 @@ def test_a_local_envelope_is_refused_for_a_secure_cohort(secure: Secure) -> None
     """A secure cohort's client cannot fall back to a locally noised envelope."""
     key = Ed25519PrivateKey.generate()
     enrolled = enroll(secure, secure.tokens[0], key).json()
-    payload = ReportPayload(SCHEMA_VERSION, "team", "2026-W40", tuple([0] * len(METRICS)),
+    payload = ReportPayload(SCHEMA_VERSION, "team", WINDOW, tuple(measurement(1)),
                             enrolled["epsilon"], 0.0, enrolled["mechanism"],
                             enrolled["client_id"], secrets.token_hex(16))
     sealed = seal(payload, key, base64.b64decode(enrolled["aggregator_public_key"]))

@@ -1,4 +1,6 @@
-"""The envelope: what seals and verifies, and that every tampering is a typed EnvelopeError."""
+"""The envelope: what seals and verifies, and that every tampering is a typed EnvelopeError.
+
+A local-mode report of schema 2: the window's label as period, the 8 noised entries."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from worktally.client.wire import envelope
 from worktally.client.wire.envelope import ReportPayload, open_envelope, seal
+from worktally.client.wire.measurement import SCHEMA_VERSION
 
 AGG = X25519PrivateKey.generate()
 AGG_PUB = AGG.public_key().public_bytes(serialization.Encoding.Raw,
@@ -25,8 +28,9 @@ CLIENT = Ed25519PrivateKey.generate()
 
 def payload(**changes: object) -> ReportPayload:
     fields: dict[str, object] = dict(
-        schema_version=1, cohort="team-a", period="2026-W48", values=(1, 250, -3, 99),
-        epsilon=8.0, delta=0.0, mechanism="discrete_laplace", client_id="c0ffee",
+        schema_version=SCHEMA_VERSION, cohort="team-a", period="2026-Q3",
+        values=(1, 250, -3, 1, 99, -4000, 12, 7), epsilon=4.0, delta=0.0,
+        mechanism="discrete_laplace", client_id="c0ffee",
         nonce=secrets.token_hex(16))
     fields.update(changes)
     return ReportPayload(**fields)  # type: ignore[arg-type]
@@ -51,10 +55,11 @@ def test_the_values_are_not_readable_in_the_sealed_bytes() -> None:
 def test_the_routing_header_is_readable_but_authenticated() -> None:
     data = seal(payload(), CLIENT, AGG_PUB)
     header, raw, _ = envelope.read_header(data)
-    assert (header.cohort, header.period, header.schema_version) == ("team-a", "2026-W48", 1)
-    forged_raw = raw.replace(b"2026-W48", b"2026-W47")
+    assert (header.cohort, header.period, header.schema_version) == ("team-a", "2026-Q3",
+                                                                      SCHEMA_VERSION)
+    forged_raw = raw.replace(b"2026-Q3", b"2026-Q2")
     forged = data.replace(raw, forged_raw)
-    assert envelope.read_header(forged)[0].period == "2026-W47"
+    assert envelope.read_header(forged)[0].period == "2026-Q2"
     with pytest.raises(envelope.SealError):
         open_envelope(forged, AGG, known)
 
@@ -77,9 +82,9 @@ def test_an_unknown_client_is_named_as_such() -> None:
 
 
 def test_a_header_that_disagrees_with_the_signed_payload_is_refused() -> None:
-    # A buggy or hostile client seals period W48 under a W47 header with a valid signature.
+    # A buggy or hostile client seals window Q3 under a Q2 header with a valid signature.
     body = payload()
-    header = envelope.EnvelopeHeader(1, "team-a", "2026-W47").encode()
+    header = envelope.EnvelopeHeader(SCHEMA_VERSION, "team-a", "2026-Q2").encode()
     fields = {**body.__dict__, "values": list(body.values)}
     signed = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
     signature = CLIENT.sign(envelope._SIGN_DOMAIN + header + signed)
@@ -97,8 +102,15 @@ def test_oversized_envelopes_are_refused_before_any_work() -> None:
         open_envelope(data, AGG, known)
 
 
+@pytest.mark.parametrize("period", ["2026-W48", "2026-11", "2026-Q4"])
+def test_every_window_kind_can_be_a_period(period: str) -> None:
+    data = seal(payload(period=period), CLIENT, AGG_PUB)
+    assert open_envelope(data, AGG, known).period == period
+
+
 @pytest.mark.parametrize("changes", [
-    {"nonce": "short"}, {"period": "2026-48"}, {"values": (1, True)}, {"values": [1, 2]},
+    {"nonce": "short"}, {"period": "2026-48"}, {"period": "2026-Q5"}, {"period": "2026-13"},
+    {"period": "2026-W48\n"}, {"values": (1, True)}, {"values": [1, 2]},
     {"epsilon": float("nan")}, {"cohort": "../etc"}, {"schema_version": "1"},
 ])
 def test_malformed_payloads_cannot_even_be_built(changes: dict[str, object]) -> None:
@@ -121,3 +133,13 @@ def test_any_single_bit_flip_is_detected(data: st.DataObject) -> None:
     sealed[position // 8] ^= 1 << (position % 8)
     with pytest.raises(envelope.EnvelopeError):
         open_envelope(bytes(sealed), AGG, known)
+
+
+@pytest.mark.parametrize(("key", "ok"), [
+    ("abcdefgh", True), ("0123456789abcdef0123456789abcdef", True), ("a.b:c-d_e", True),
+    ("short", False), ("x" * 129, False), ("has space", False), ("ümlaut-key", False),
+    (12345678, False),
+])
+def test_the_idempotency_key_has_one_definition(key: object, ok: bool) -> None:
+    assert envelope.is_idempotency_key(key) is ok
+    assert envelope.IDEMPOTENCY_KEY_PATTERN.startswith("^")

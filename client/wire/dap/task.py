@@ -33,7 +33,6 @@ from worktally.client.wire.dap.codec import (
 )
 from worktally.client.wire.dap.messages import HpkeConfig
 from worktally.client.wire.dap.window import WINDOW_KINDS
-from worktally.client.wire.errors import MeasurementError
 from worktally.client.wire.measurement import ctx as measurement_ctx
 from worktally.client.wire.vdaf import BOUNDED_VEC_ID, Entry, Prio3, VdafError, bounded_vec
 
@@ -43,14 +42,6 @@ DEFAULT_TIME_PRECISION = 3600
 MAX_EPSILON = 64.0  # far above any sane release; keeps a typo from meaning "no privacy"
 _COHORT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/%-]*)?")
-
-
-def vdaf_ctx(task_id: bytes) -> bytes:
-    """The VDAF application context for a task, as DAP defines it (built by `measurement`)."""
-    try:
-        return measurement_ctx(task_id)
-    except MeasurementError as exc:
-        raise DapError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -86,7 +77,8 @@ class TaskConfig:
 
     @property
     def ctx(self) -> bytes:
-        return vdaf_ctx(self.task_id)
+        """The VDAF application context (`measurement.ctx` builds it, for every task)."""
+        return measurement_ctx(self.task_id)
 
     @cached_property
     def _prio3(self) -> Prio3[Any, Any]:

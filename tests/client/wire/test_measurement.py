@@ -42,7 +42,7 @@ def test_the_schema_keeps_the_names_kinds_and_gates_others_code_against() -> Non
         ("ai_lines_committed_per_week", "volume", None),
         ("ai_lines_surviving_per_week", "volume", None),
     ]
-    assert wm.SCHEMA_VERSION_SECURE == 2
+    assert wm.SCHEMA_VERSION == 2
     assert math.fsum(m.weight for m in SECURE_METRICS) == pytest.approx(1.0)
     for m in SECURE_METRICS:
         assert m.centre == (m.bound // 2 if m.kind is MetricKind.SHARE else 0)

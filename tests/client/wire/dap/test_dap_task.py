@@ -15,7 +15,7 @@ from worktally.client.wire.dap import DapError
 from worktally.client.wire.dap.aggregation import BatchMode, Query
 from worktally.client.wire.dap.hpke import HpkeKeyPair
 from worktally.client.wire.dap.messages import Extension, ReportMetadata
-from worktally.client.wire.dap.task import TaskConfig, vdaf_ctx
+from worktally.client.wire.dap.task import TaskConfig
 from worktally.client.wire.dap.window import (
     WINDOW_EXTENSION,
     last_ended,
@@ -26,6 +26,7 @@ from worktally.client.wire.dap.window import (
     window_of,
     window_query,
 )
+from worktally.client.wire.measurement import ctx
 from worktally.client.wire.vdaf import Entry
 
 COLLECTOR = HpkeKeyPair.generate(1)
@@ -36,7 +37,7 @@ def test_encoding_is_deterministic_and_the_id_is_its_hash() -> None:
     assert a.encode() == b.encode() and a.task_id == b.task_id
     assert a.task_id == hashlib.sha256(a.encode()).digest()
     assert TaskConfig.decode(a.encode()) == a
-    assert a.ctx == b"dap-18" + a.task_id == vdaf_ctx(a.task_id)
+    assert a.ctx == b"dap-18" + a.task_id == ctx(a.task_id)
 
 
 @pytest.mark.parametrize("change", [
