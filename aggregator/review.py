@@ -70,7 +70,7 @@ def _cohort_json(c: Cohort, enrolled: int) -> dict[str, Any]:
     """One cohort's policy; in local mode each person's report carries the noise, so the
     accepted range of each noised value is part of the policy too."""
     ranges = local_accepted_range(c.epsilon) if c.mode == "local" else None
-    noise = {}
+    noise: dict[str, dict[str, Any]] = {}
     for i, coord in enumerate(coordinates(c.epsilon)):
         noise[coord.metric] = {"epsilon": coord.epsilon, "scale": coord.scale}
         if ranges is not None:

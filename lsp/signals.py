@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from worktally.client.capture.records import AI_KINDS
 from worktally.client.errors import WorktallyError
@@ -79,10 +79,13 @@ def _position(raw: Any, name: str) -> Pos:
     if not isinstance(raw, dict):
         raise InvalidSignalError(f"'range.{name}' must be an object with line and character")
     line, character = raw.get("line"), raw.get("character")
-    for value in (line, character):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise InvalidSignalError(f"'range.{name}' needs non-negative integer line/character")
+    if not (_is_count(line) and _is_count(character)):
+        raise InvalidSignalError(f"'range.{name}' needs non-negative integer line/character")
     return Pos(line, character)
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _uri_and_range(params: Any) -> tuple[str, Pos, Pos]:

@@ -194,7 +194,7 @@ def test_imports_cross_only_the_allowed_lines(source_area: str) -> None:
 def test_the_checker_sees_a_cycle_and_a_crossing() -> None:
     """The checker itself: a planted cycle and a planted crossing are both reported."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert not _allowed("worktally.client.wire.schema", "worktally.client.config")
+    assert not _allowed("worktally.client.wire.measurement", "worktally.client.config")
     assert not _allowed("worktally.aggregator.app", "worktally.client.config")
     assert _allowed("worktally.aggregator.app", "worktally.client.paths")
     assert not _allowed("worktally.lsp.server", "worktally.client.store.db")

@@ -45,5 +45,5 @@ def test_wheel_holds_only_the_worktally_namespace(tmp_path: Path) -> None:
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"worktally"}
     for module in ("worktally/client/cli/__init__.py", "worktally/lsp/__init__.py",
-                   "worktally/aggregator/__init__.py", "worktally/client/wire/schema.py"):
+                   "worktally/aggregator/__init__.py", "worktally/client/wire/measurement.py"):
         assert module in names

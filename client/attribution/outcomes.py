@@ -187,7 +187,7 @@ def usage_between(con: Connection, start: dt.datetime, end: dt.datetime, cfg: Co
     tokens: Counter[str] = Counter()
     by_tool: dict[str, dict[str, Any]] = defaultdict(lambda: {"tokens": 0, "cost_usd": 0.0})
     costs: list[tuple[str, pricing.Cost]] = []
-    cost_by_outcome: Counter[str] = Counter()
+    cost_by_outcome: defaultdict[str, float] = defaultdict(float)
     for session_id, tool, model, inp, out, cw, cr in _usage_rows(con, start, end):
         known = by_session.get(session_id)
         outcome = known.outcome if known else "no_context"

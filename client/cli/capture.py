@@ -110,14 +110,14 @@ def repos_add(path: Path, as_json: bool) -> None:
 def repos_list(as_json: bool) -> None:
     """List the watched work trees."""
     registry = RepoRegistry(default_keyer())
-    data = [{"repo_id": r.repo_id, "path": r.path, "added_at": r.added_at}
-            for r in registry.list()]
+    repos = registry.list()
+    data = [{"repo_id": r.repo_id, "path": r.path, "added_at": r.added_at} for r in repos]
 
     def render(console: Console) -> None:
         table = Table("repo id", "path")
-        for row in data:
-            table.add_row(row["repo_id"], row["path"])
-        console.print(table if data else "no repos registered; add one with `worktally repos add`")
+        for repo in repos:
+            table.add_row(repo.repo_id, repo.path)
+        console.print(table if repos else "no repos registered; add one with `worktally repos add`")
 
     emit(as_json, data, render)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from worktally.client.config.rules import Bounds, HttpUrl, setting
-from worktally.client.wire.privacy import DEFAULT_PRIVACY, YEARLY_EPSILON_CAP
+from worktally.client.wire.privacy import DEFAULT_EPSILON_CEILING, DELTA, YEARLY_EPSILON_CAP
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ class ReportConfig:
     helper_url: str = setting("", HttpUrl())
     cohort: str = ""
     # The most ε one release may spend; enrollment refuses a cohort asking more.
-    epsilon: float = setting(DEFAULT_PRIVACY.epsilon, Bounds(0, YEARLY_EPSILON_CAP,
+    epsilon: float = setting(DEFAULT_EPSILON_CEILING, Bounds(0, YEARLY_EPSILON_CAP,
                                                              low_open=True))
-    delta: float = setting(DEFAULT_PRIVACY.delta, Bounds(0, 1, high_open=True))
+    delta: float = setting(DELTA, Bounds(0, 1, high_open=True))
     # The most ε spent per budget year over every release; it can only be lowered.
     yearly_epsilon_cap: float = setting(YEARLY_EPSILON_CAP, Bounds(0, YEARLY_EPSILON_CAP,
                                                                    low_open=True))

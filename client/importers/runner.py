@@ -18,6 +18,7 @@ import duckdb
 from worktally.client.capture.records import TokenUsage
 from worktally.client.importers import offsets, workers
 from worktally.client.importers.batch import ImportBatch, better_usage
+from worktally.client.importers.codex import LineReader
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.reading import LINES_PER_TRANSACTION, make_parser, read_new_lines
 from worktally.client.store import drain
@@ -176,6 +177,11 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _line_reader(path: Path) -> LineReader:
+    """Reads one line of `path` back by offset (a parser looks behind for context)."""
+    return lambda at: offsets.read_line_at(path, at)
+
+
 def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
                 progress: Progress | None = None) -> tuple[ImportSummary, list[Any]]:
     """Read files from the start without the DB (for the spool); returns merged records."""
@@ -183,7 +189,7 @@ def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
     merged = ImportBatch(tool)
     for path in files:
         batch = ImportBatch(tool)
-        parser = make_parser(tool, ctx, batch, {}, lambda at, p=path: offsets.read_line_at(p, at))
+        parser = make_parser(tool, ctx, batch, {}, _line_reader(path))
         size = 0
         try:
             for at, line in offsets.complete_lines(path, 0):

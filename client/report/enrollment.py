@@ -132,11 +132,11 @@ def check_task(task: TaskConfig, task_id_b64: str, cohort: str) -> None:
         raise EnrollmentError("the task config does not hash to its task id; refusing it")
     if task.cohort != cohort:
         raise EnrollmentError(f"the task is for cohort {task.cohort}, not {cohort}")
-    if task.schema_version != measurement.SCHEMA_VERSION_SECURE or \
+    if task.schema_version != measurement.SCHEMA_VERSION or \
             tuple(task.entries) != _expected_entries():
         raise EnrollmentError(
             f"the cohort's report (schema {task.schema_version}) is not this client's "
-            f"(schema {measurement.SCHEMA_VERSION_SECURE}); upgrade worktally (or the "
+            f"(schema {measurement.SCHEMA_VERSION}); upgrade worktally (or the "
             "aggregators) so they match")
 
 
@@ -174,14 +174,14 @@ def parse_answer(url: str, answer: Any, expected: ReportConfig,
     common = dict(
         url=url, client_id=_field(answer, "client_id", str), cohort=cohort,
         slot=slot if isinstance(slot, int) else None,
-        schema_version=measurement.SCHEMA_VERSION_SECURE,
+        schema_version=measurement.SCHEMA_VERSION,
         epsilon=_field(answer, "epsilon", float), delta=float(answer.get("delta") or 0.0),
         mechanism=Mechanism.DISCRETE_LAPLACE.value, window_kind=kind,
         enrolled_at=time.time())
-    if answer.get("schema_version") != measurement.SCHEMA_VERSION_SECURE:
+    if answer.get("schema_version") != measurement.SCHEMA_VERSION:
         raise EnrollmentError(
             f"the aggregator speaks report schema {answer.get('schema_version')!r}, this "
-            f"client {measurement.SCHEMA_VERSION_SECURE}; upgrade so they match")
+            f"client {measurement.SCHEMA_VERSION}; upgrade so they match")
     if mode == "local":
         key = _field(answer, "aggregator_public_key", str)
         try:

@@ -90,7 +90,7 @@ def _local_body(enrollment: Enrollment, clipped: list[int], window: Window,
     sent = tuple(v + n for v, n in zip(clipped, noise, strict=True))
     nonce = secrets.token_hex(16)
     payload = ReportPayload(
-        schema_version=measurement.SCHEMA_VERSION_SECURE, cohort=enrollment.cohort,
+        schema_version=measurement.SCHEMA_VERSION, cohort=enrollment.cohort,
         period=window.label, values=sent, epsilon=enrollment.epsilon, delta=enrollment.delta,
         mechanism=enrollment.mechanism, client_id=enrollment.client_id, nonce=nonce)
     return nonce, sent, envelope.seal(payload, signing_key, enrollment.aggregator_key_bytes)
@@ -115,7 +115,7 @@ def prepare(con: Connection, enrollment: Enrollment, signing_key: Ed25519Private
         return StoredReport(
             cohort=enrollment.cohort, window_kind=window.kind.value, window_label=window.label,
             budget_year=window.budget_year, mode=enrollment.mode,
-            schema_version=measurement.SCHEMA_VERSION_SECURE, epsilon=enrollment.epsilon,
+            schema_version=measurement.SCHEMA_VERSION, epsilon=enrollment.epsilon,
             client_id=enrollment.client_id, report_id=report_id, true_values=tuple(clipped),
             sent_values=sent, body=body, created_at=moment)
 
@@ -147,7 +147,7 @@ def preview(con: Connection, enrollment: Enrollment | None,
     out: dict[str, Any] = {
         "mode": "secure", "enrolled": enrolled,
         "cohort": enrollment.cohort if enrollment else None, "window": window.label,
-        "window_kind": window.kind.value, "schema_version": measurement.SCHEMA_VERSION_SECURE,
+        "window_kind": window.kind.value, "schema_version": measurement.SCHEMA_VERSION,
         "epsilon": epsilon, "fields": fields(clipped, None), "reused": False,
         "mostly_unknown": computed.mostly_unknown, "budget": year.to_json(),
     }

@@ -1,4 +1,5 @@
-"""The report requests through a real running agent (the database's only owner)."""
+"""The report requests through a real running agent (the database's only owner), against a
+real aggregator on loopback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from report_server import recording_aggregator
+from aggregator_harness import WINDOW, make_deployment, start_server
 
 CLI = [sys.executable, "-c", "from worktally.client.cli import main; main()"]
 TIMEOUT_S = 60
@@ -21,9 +22,13 @@ def worktally(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "WORKTALLY_HOME": str(home)}, check=False)
 
 
-def test_preview_and_send_are_answered_by_the_running_agent(worktally_home: Path) -> None:
-    with recording_aggregator() as rec:
-        enrolled = worktally(worktally_home, "enroll", rec.url, "tok", "--json")
+def test_preview_and_send_are_answered_by_the_running_agent(worktally_home: Path,
+                                                            tmp_path: Path) -> None:
+    deployment = make_deployment(tmp_path / "org", {"team": 3})
+    server = start_server(deployment.data, tmp_path / "org-home")
+    try:
+        enrolled = worktally(worktally_home, "enroll", server.url, deployment.token("team"),
+                             "--json")
         assert enrolled.returncode == 0, enrolled.stderr
         agent = subprocess.Popen(
             [*CLI, "agent"], env={**os.environ, "WORKTALLY_HOME": str(worktally_home)},
@@ -38,15 +43,19 @@ def test_preview_and_send_are_answered_by_the_running_agent(worktally_home: Path
                 assert time.monotonic() < deadline, "the agent did not start"
                 assert agent.poll() is None, agent.stderr.read() if agent.stderr else ""
                 time.sleep(0.1)
-            preview = worktally(worktally_home, "report", "preview", "--week", "2026-W20",
+            preview = worktally(worktally_home, "report", "preview", "--window", WINDOW,
                                 "--json")
             assert preview.returncode == 0, preview.stderr
-            sent = worktally(worktally_home, "report", "send", "--week", "2026-W20", "--json")
+            sent = worktally(worktally_home, "report", "send", "--window", WINDOW, "--json")
             assert sent.returncode == 0, sent.stderr
+            status = json.loads(worktally(worktally_home, "status", "--json").stdout)
         finally:
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=TIMEOUT_S)
+    finally:
+        server.stop()
     shown, uploaded = json.loads(preview.stdout), json.loads(sent.stdout)
     assert uploaded["status"] == "accepted" and uploaded["reused"]
-    assert uploaded["payload"] == shown["payload"]
-    assert len(rec.reports) == 1
+    assert uploaded["fields"] == shown["fields"]
+    assert status["report"]["last_report"]["window"] == WINDOW
+    assert status["report"]["budget"]["spent"] == 4.0
