@@ -165,3 +165,23 @@ def test_unsignalled_bulk_waits_out_the_signal_window() -> None:
     tracker.apply_mark(LineSpan(0, 1), AI, 1.8)
     late = tracker.take_settled(3.0, 1.0, bulk_settle_s=2.0)
     assert [(r.first, r.last, r.attribution) for r in late] == [(0, 1, AI)]
+
+
+def test_enter_at_the_end_of_an_unsettled_ai_line_gives_a_clean_line() -> None:
+    # Found by the VS Code end-to-end test: accept a completion, press Enter at once, paste.
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "return doubled + 1", 0.0, 2)
+    tracker.apply_mark(LineSpan(0, 0), AI, 0.0)
+    tracker.apply_change(Pos(0, 18), Pos(0, 18), "\n", 0.1, 2, tail_blank=True)
+    assert _sources(tracker) == ["ai", None]
+    tracker.apply_change(Pos(1, 0), Pos(1, 0), "pasted = 1\n", 0.2, 2, tail_blank=True)
+    tracker.apply_mark(LineSpan(1, 1), PASTE, 0.2)
+    assert _sources(tracker) == ["ai", "bulk", None]
+
+
+def test_enter_inside_an_ai_line_keeps_ai_on_both_halves() -> None:
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "first(); second()", 0.0, 2)
+    tracker.apply_mark(LineSpan(0, 0), AI, 0.0)
+    tracker.apply_change(Pos(0, 8), Pos(0, 8), "\n", 0.1, 2)  # the tail " second()" moves
+    assert _sources(tracker) == ["ai", "ai"]
