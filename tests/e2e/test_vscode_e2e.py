@@ -44,6 +44,7 @@ ROOT = HERE.parents[1]
 EXTENSION = ROOT / "lsp" / "vscode"
 VSIX = EXTENSION / "worktally.vsix"
 STAND_IN = HERE / "vscode" / "standin"
+STAND_IN_ID = "worktally-tests.worktally-standin"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CLI_TIMEOUT_S = 120
 BUILD_TIMEOUT_S = 600
@@ -71,6 +72,8 @@ TYPED = ["typed_total = 41", "typed_label = typed_total * 2"]
 COMPLETION = ["def ai_helper(x):", "    doubled = x * 2", "    return doubled + 1"]
 PASTED = ["pasted_one = [1, 2, 3]", "pasted_two = {'k': 'v'}", "pasted_three = len(pasted_one)"]
 EXPECTED_FILE = INITIAL + "\n".join(TYPED + COMPLETION + PASTED) + "\n"
+# What the stand-in chat participant appends to the active file in Edit mode.
+CHAT_EDIT = ["def chat_helper(y):", "    tripled = y * 3", "    return tripled - 1"]
 
 SETTINGS: dict[str, object] = {
     "security.workspace.trust.enabled": False,
@@ -95,6 +98,7 @@ SETTINGS: dict[str, object] = {
     "editor.inlineSuggest.enabled": True,
     "worktallyStandIn.completeAfter": TYPED[-1],
     "worktallyStandIn.completion": "\n".join(COMPLETION),
+    "worktallyStandIn.chatEdit": "\n".join(CHAT_EDIT) + "\n",
 }
 
 
@@ -154,12 +158,67 @@ def code_server(git_repo: Any, worktally_home: Path,
     env = {**os.environ, **dirs.env()}
     install_extension(CODE_SERVER, dirs, _built_vsix(), env)
     install_extension(CODE_SERVER, dirs, pack_vsix(STAND_IN, tmp_path / "standin.vsix"), env)
-    server = CodeServer(CODE_SERVER, dirs, repo.root, env, tmp_path / "code-server.log")
+    server = CodeServer(CODE_SERVER, dirs, repo.root, env, tmp_path / "code-server.log",
+                        proposed_api=(STAND_IN_ID,))
     try:
         yield server, repo
     finally:
         leaked = server.stop()
         assert not leaked, f"processes outlived code-server's stop: {leaked}"
+
+
+@pytest.fixture
+def workbench(code_server: tuple[CodeServer, Any], worktally_home: Path) -> Iterator[Page]:
+    """Chromium on the workbench, once `worktally lsp` runs; calc.py open and focused."""
+    server, repo = code_server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                      origin=server.url.rstrip("/"))
+            page = context.new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(server.url)
+            page.wait_for_selector(".monaco-workbench", timeout=UI_TIMEOUT_MS)
+            # The extension started `worktally lsp`, which registered the opened work tree.
+            wait_until(lambda: any(r["type"] == "repo_register"
+                                   and r["path"] == str(repo.root.resolve())
+                                   for r in _spooled(worktally_home)),
+                       UI_TIMEOUT_S, "the language server to register the repo", server.tail)
+            assert _lsp_processes(server.proc.pid), "no `worktally lsp` under code-server"
+            _open_file(page, "calc.py")
+            yield page
+        finally:
+            browser.close()
+
+
+def _commit_and_count(repo: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Commit calc.py, `worktally sync`; the commit's row and the week's `worktally me`."""
+    repo.git("commit", "-q", "-am", "vscode session")
+    sha = repo.git("rev-parse", "HEAD")
+    _worktally("sync", cwd=repo.root)
+    commits = json.loads(_worktally("commits", "--json", cwd=repo.root))
+    row = next(c for c in commits if c["sha"] == sha)
+    week = json.loads(_worktally("me", "--json", cwd=repo.root))
+    return row, week
+
+
+def _wait_for_spooled(home: Path,
+                      expected: dict[tuple[str, Any, Any], set[int]]) -> None:
+    """didSave flushes everything: wait until every expected line is spooled (in whatever
+    class), then demand exactly the expected classes."""
+    wanted = set().union(*expected.values())
+
+    def all_spooled() -> dict[tuple[str, Any, Any], set[int]] | None:
+        found = _keys_by_class(_spooled(home))
+        return found if wanted <= set().union(*found.values()) else None
+
+    spooled = wait_until(all_spooled, UI_TIMEOUT_S, "the spooled edits",
+                         lambda: f"spooled: {_keys_by_class(_spooled(home))}")
+    # Exactly these classes and lines: nothing counted in another class, no line twice.
+    assert spooled == expected
 
 
 def _open_file(page: Page, name: str) -> None:
@@ -185,15 +244,25 @@ def _open_file(page: Page, name: str) -> None:
 
 
 GHOST = ".monaco-editor.focused .ghost-text-decoration, .monaco-editor.focused .ghost-text"
+FILE_EDITOR = ".editor-instance .monaco-editor"
 
 
-def _editor_has(page: Page, text: str) -> None:
-    """Wait until the focused editor's text (not a suggestion's ghost) has the line `text`."""
+def _editor_has(page: Page, text: str, editor: str = ".monaco-editor.focused") -> None:
+    """Wait until an editor's text (not a suggestion's ghost) has the line `text`."""
     page.wait_for_function(
-        """([text, ghost]) => document.querySelector(ghost) === null &&
-             [...document.querySelectorAll('.monaco-editor.focused .view-line')]
+        """([text, ghost, editor]) => document.querySelector(ghost) === null &&
+             [...document.querySelectorAll(editor + ' .view-line')]
                .some(line => line.textContent.replace(/\\u00a0/g, ' ') === text)""",
-        arg=[text, GHOST], timeout=UI_TIMEOUT_MS)
+        arg=[text, GHOST, editor], timeout=UI_TIMEOUT_MS)
+
+
+def _run_command(page: Page, title: str) -> None:
+    """F1, the command's title, Enter."""
+    page.keyboard.press("F1")
+    page.wait_for_selector(".quick-input-widget input", state="visible")
+    page.keyboard.type(title)
+    page.wait_for_selector(f".quick-input-list .monaco-list-row[aria-label*='{title}']")
+    page.keyboard.press("Enter")
 
 
 def _accept_inline_suggestion(page: Page) -> None:
@@ -210,75 +279,74 @@ def _accept_inline_suggestion(page: Page) -> None:
     _editor_has(page, COMPLETION[-1])
 
 
-def test_vscode_session_is_attributed_line_by_line(
-    code_server: tuple[CodeServer, Any], worktally_home: Path,
+def test_typed_accepted_and_pasted_lines_are_attributed(
+    code_server: tuple[CodeServer, Any], workbench: Page, worktally_home: Path,
 ) -> None:
-    server, repo = code_server
-    target = repo.root / "calc.py"
-    sid = server.proc.pid
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.grant_permissions(["clipboard-read", "clipboard-write"],
-                                      origin=server.url.rstrip("/"))
-            page = context.new_page()
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.goto(server.url)
-            page.wait_for_selector(".monaco-workbench", timeout=UI_TIMEOUT_MS)
-            # The extension started `worktally lsp`, which registered the opened work tree.
-            wait_until(lambda: any(r["type"] == "repo_register"
-                                   and r["path"] == str(repo.root.resolve())
-                                   for r in _spooled(worktally_home)),
-                       UI_TIMEOUT_S, "the language server to register the repo", server.tail)
-            assert _lsp_processes(sid), "no `worktally lsp` under code-server"
+    _, repo = code_server
+    page, target = workbench, repo.root / "calc.py"
+    page.keyboard.press("Control+End")
+    for line in TYPED:
+        page.keyboard.type(line, delay=15)
+        page.keyboard.press("Enter")
+    _accept_inline_suggestion(page)
+    # Enter at once, before the accepted lines settle, as a person would.
+    page.keyboard.press("Enter")
+    page.evaluate("text => navigator.clipboard.writeText(text)", "\n".join(PASTED) + "\n")
+    page.keyboard.press("Control+V")
+    _editor_has(page, PASTED[-1])
+    page.keyboard.press("Control+S")
+    wait_until(lambda: target.read_text(encoding="utf-8") == EXPECTED_FILE, UI_TIMEOUT_S,
+               "the saved file", lambda: repr(target.read_text(encoding="utf-8")))
 
-            _open_file(page, target.name)
-            page.keyboard.press("Control+End")
-            for line in TYPED:
-                page.keyboard.type(line, delay=15)
-                page.keyboard.press("Enter")
-            _accept_inline_suggestion(page)
-            # Enter at once, before the accepted lines settle, as a person would.
-            page.keyboard.press("Enter")
-            page.evaluate("text => navigator.clipboard.writeText(text)",
-                          "\n".join(PASTED) + "\n")
-            page.keyboard.press("Control+V")
-            _editor_has(page, PASTED[-1])
-            page.keyboard.press("Control+S")
-            wait_until(lambda: target.read_text(encoding="utf-8") == EXPECTED_FILE,
-                       UI_TIMEOUT_S, "the saved file",
-                       lambda: repr(target.read_text(encoding="utf-8")))
-        finally:
-            browser.close()
-
-    # didSave flushes everything: typed keystrokes, the marked accept and the marked paste.
     keyer = LineKeyer(load_or_create_secret())
-    expected = {
+    _wait_for_spooled(worktally_home, {
         ("typed", None, None): set(keyer.keys(TYPED)),
         ("ai", "inline-completion", "completion"): set(keyer.keys(COMPLETION)),
         ("bulk", None, "paste"): set(keyer.keys(PASTED)),
-    }
-    def all_spooled() -> dict[tuple[str, Any, Any], set[int]] | None:
-        found = _keys_by_class(_spooled(worktally_home))
-        return found if all(keys <= found.get(k, set()) for k, keys in expected.items()) else None
-
-    spooled = wait_until(all_spooled, UI_TIMEOUT_S, "the spooled edits",
-                         lambda: f"spooled: {_keys_by_class(_spooled(worktally_home))}")
-    # Exactly these classes and lines: nothing typed counted as AI or bulk, and no line twice.
-    assert spooled == expected
-
-    repo.git("commit", "-q", "-am", "vscode session")
-    sha = repo.git("rev-parse", "HEAD")
-    _worktally("sync", cwd=repo.root)
-    commits = json.loads(_worktally("commits", "--json", cwd=repo.root))
-    row = next(c for c in commits if c["sha"] == sha)
+    })
+    row, week = _commit_and_count(repo)
     assert row["lines_added"] == len(TYPED + COMPLETION + PASTED)
     assert row["human_lines"] == len(TYPED)
     assert row["ai_lines"] == len(COMPLETION)
     assert row["ai_by_tool"] == {"inline-completion": len(COMPLETION)}
     assert row["bulk_lines"] == len(PASTED)
     assert row["external_lines"] == 0
-    week = json.loads(_worktally("me", "--json", cwd=repo.root))
     assert week["ai_committed_by_kind"] == {"completion": len(COMPLETION)}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "VS Code 1.100 changes the file before its chat-editing model, so the extension on main, "
+    "which notes a chat-edited file on the model's change event, sees the edit as bulk; the "
+    "chat-session detection on branch truth fixes it (this then passes and strict fails)"))
+def test_chat_edit_is_attributed(
+    code_server: tuple[CodeServer, Any], workbench: Page, worktally_home: Path,
+) -> None:
+    """A prompt in the chat view's Edit mode; the stand-in's edit lands through VS Code's
+    chat-editing session; Ctrl+Enter keeps it; saved, committed, counted as chat AI."""
+    _, repo = code_server
+    page, target = workbench, repo.root / "calc.py"
+    _run_command(page, "Stand-in: Open chat in Edit mode")
+    page.wait_for_selector(".interactive-input-part .monaco-editor.focused")
+    page.keyboard.type("add a helper")
+    page.keyboard.press("Enter")
+    _editor_has(page, CHAT_EDIT[-1], FILE_EDITOR)
+    keep = ".chat-editing-session-actions [aria-label^='Keep All Edits']"
+    page.wait_for_selector(keep)
+    page.keyboard.press("Control+Enter")  # Keep All Edits, from the chat input
+    page.wait_for_selector(keep, state="detached")
+    page.keyboard.press("Control+K")
+    page.keyboard.press("S")  # File: Save All (Keep may have saved already)
+    expected_file = INITIAL + "\n".join(CHAT_EDIT) + "\n"
+    wait_until(lambda: target.read_text(encoding="utf-8") == expected_file, UI_TIMEOUT_S,
+               "the saved file", lambda: repr(target.read_text(encoding="utf-8")))
+
+    keyer = LineKeyer(load_or_create_secret())
+    _wait_for_spooled(worktally_home, {
+        ("ai", "vscode-chat", "chat"): set(keyer.keys(CHAT_EDIT)),
+    })
+    row, week = _commit_and_count(repo)
+    assert row["lines_added"] == len(CHAT_EDIT)
+    assert row["ai_lines"] == len(CHAT_EDIT)
+    assert row["ai_by_tool"] == {"vscode-chat": len(CHAT_EDIT)}
+    assert row["human_lines"] + row["bulk_lines"] + row["external_lines"] == 0
+    assert week["ai_committed_by_kind"] == {"chat": len(CHAT_EDIT)}

@@ -160,14 +160,15 @@ class CodeServer:
     """One code-server in its own session (so everything it spawns is findable by sid)."""
 
     def __init__(self, launcher: Path, dirs: CodeServerDirs, folder: Path,
-                 env: dict[str, str], log: Path) -> None:
+                 env: dict[str, str], log: Path, proposed_api: tuple[str, ...] = ()) -> None:
         self.log = log
         self._log_file = log.open("wb")
+        proposed = [arg for ext in proposed_api for arg in ("--enable-proposed-api", ext)]
         self.proc = subprocess.Popen(
             [str(launcher), "--config", str(dirs.config), "--auth", "none",
              "--bind-addr", "127.0.0.1:0", "--disable-telemetry", "--disable-update-check",
              "--disable-workspace-trust", "--user-data-dir", str(dirs.user_data),
-             "--extensions-dir", str(dirs.extensions), str(folder)],
+             "--extensions-dir", str(dirs.extensions), *proposed, str(folder)],
             env=env, stdin=subprocess.DEVNULL, stdout=self._log_file,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
