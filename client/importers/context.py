@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from worktally.client.capture.line_keys import LineKeyer, normalise
+from worktally.client.capture.line_keys import LineKeyer, lines_of, normalise
 from worktally.client.repos.registry import Repo, RepoRegistry
 
 
@@ -60,24 +60,24 @@ class ImportContext:
         """Keys of lines in `new_text` that `old_text` did not already hold, and their count.
 
         An Edit's new_string repeats unchanged context from old_string; those lines were in
-        the file before the agent touched it, so they are not the agent's.
+        the file before the agent touched it, so they are not the agent's. The count is of
+        lines that count (keyed ones), the same rule as every other producer.
         """
-        lines = new_text.splitlines()
+        lines = lines_of(new_text)
         if not old_text:
-            return tuple(self.keyer.keys(lines)), len(lines)
-        before = Counter(normalise(line) for line in old_text.splitlines())
-        keys: list[int] = []
-        count = 0
+            keys = tuple(self.keyer.keys(lines))
+            return keys, len(keys)
+        before = Counter(normalise(line) for line in lines_of(old_text))
+        keys_out: list[int] = []
         for line in lines:
             norm = normalise(line)
             if before[norm] > 0:
                 before[norm] -= 1
                 continue
-            count += 1
             key = self.keyer.key(line)
             if key is not None:
-                keys.append(key)
-        return tuple(keys), count
+                keys_out.append(key)
+        return tuple(keys_out), len(keys_out)
 
 
 def _normal(path: str) -> str:
