@@ -227,7 +227,8 @@ def _open_file(page: Page, name: str) -> None:
     """Ctrl+P, the name, Enter; retried until quick open shows (early keys can be lost)."""
 
     def quick_open() -> bool:
-        page.keyboard.press("Control+P")
+        if not page.is_visible(".quick-input-widget input"):  # pressed again, it would cycle
+            page.keyboard.press("Control+P")
         try:
             page.wait_for_selector(".quick-input-widget input", state="visible", timeout=3000)
         except PlaywrightTimeout:
@@ -281,6 +282,19 @@ def _accept_inline_suggestion(page: Page) -> None:
     _editor_has(page, COMPLETION[-1])
 
 
+def _chat_edit_and_keep(page: Page) -> None:
+    """Edit mode, a prompt, the stand-in's edit shown in the file, Keep (Ctrl+Enter)."""
+    _run_command(page, "Stand-in: Open chat in Edit mode")
+    page.wait_for_selector(".interactive-input-part .monaco-editor.focused")
+    page.keyboard.type("add a helper")
+    page.keyboard.press("Enter")
+    _editor_has(page, CHAT_EDIT[-1], FILE_EDITOR)
+    keep = ".chat-editing-session-actions [aria-label^='Keep All Edits']"
+    page.wait_for_selector(keep)
+    page.keyboard.press("Control+Enter")  # Keep All Edits, from the chat input
+    page.wait_for_selector(keep, state="detached")
+
+
 def test_typed_accepted_and_pasted_lines_are_attributed(
     code_server: tuple[CodeServer, Any], workbench: Page, worktally_home: Path,
 ) -> None:
@@ -326,15 +340,7 @@ def test_chat_edit_is_attributed(
     chat-editing session; Ctrl+Enter keeps it; saved, committed, counted as chat AI."""
     _, repo = code_server
     page, target = workbench, repo.root / "calc.py"
-    _run_command(page, "Stand-in: Open chat in Edit mode")
-    page.wait_for_selector(".interactive-input-part .monaco-editor.focused")
-    page.keyboard.type("add a helper")
-    page.keyboard.press("Enter")
-    _editor_has(page, CHAT_EDIT[-1], FILE_EDITOR)
-    keep = ".chat-editing-session-actions [aria-label^='Keep All Edits']"
-    page.wait_for_selector(keep)
-    page.keyboard.press("Control+Enter")  # Keep All Edits, from the chat input
-    page.wait_for_selector(keep, state="detached")
+    _chat_edit_and_keep(page)
     page.keyboard.press("Control+K")
     page.keyboard.press("S")  # File: Save All (Keep may have saved already)
     expected_file = INITIAL + "\n".join(CHAT_EDIT) + "\n"
@@ -353,3 +359,36 @@ def test_chat_edit_is_attributed(
                   "unknown_lines"):
         assert row[other] == 0, other
     assert week["ai_committed_by_kind"] == {"chat": len(CHAT_EDIT)}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "after Keep, the chat-editing session keeps its chat-editing-text-model document open, so "
+    "the extension sends a chat aiEdit for every later multi-line insert into the file, "
+    "including an accepted completion, whose tool and kind the chat signal then replaces"))
+def test_completion_after_a_kept_chat_edit_stays_a_completion(
+    code_server: tuple[CodeServer, Any], workbench: Page, worktally_home: Path,
+) -> None:
+    _, repo = code_server
+    page, target = workbench, repo.root / "calc.py"
+    _chat_edit_and_keep(page)
+    _open_file(page, target.name)  # back to the file's editor, as a person would
+    page.keyboard.press("Control+End")
+    for line in TYPED:
+        page.keyboard.type(line, delay=15)
+        page.keyboard.press("Enter")
+    _accept_inline_suggestion(page)
+    page.keyboard.press("Control+S")
+    expected_file = INITIAL + "\n".join(CHAT_EDIT + TYPED + COMPLETION)
+    wait_until(lambda: target.read_text(encoding="utf-8") == expected_file, UI_TIMEOUT_S,
+               "the saved file", lambda: repr(target.read_text(encoding="utf-8")))
+
+    keyer = LineKeyer(load_or_create_secret())
+    _wait_for_spooled(worktally_home, {
+        ("ai", "vscode-chat", "chat"): set(keyer.keys(CHAT_EDIT)),
+        ("typed", None, None): set(keyer.keys(TYPED)),
+        ("ai", "inline-completion", "completion"): set(keyer.keys(COMPLETION)),
+    })
+    row, _ = _commit_and_count(repo)
+    assert row["ai_by_tool"] == {"vscode-chat": len(CHAT_EDIT),
+                                 "inline-completion": len(COMPLETION)}
+    assert row["human_lines"] == len(TYPED)
