@@ -19,7 +19,7 @@ from worktally.client.cli.output import echo_json
               help="Where the demo keeps everything (default: a new temporary folder, kept).")
 @click.option("--seed", type=int, default=7, show_default=True,
               help="Seed of the scenario (who does what); the privacy noise is never seeded.")
-@click.option("--k", "k_min", type=click.IntRange(1, 1000), default=10, show_default=True,
+@click.option("--k", "k_min", type=click.IntRange(2, 1000), default=10, show_default=True,
               help="The aggregator's minimum roster size (lower it only for small test runs).")
 @click.option("--workers", type=click.IntRange(1, 16), default=3, show_default=True,
               help="Developers simulated at the same time.")

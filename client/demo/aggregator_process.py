@@ -155,8 +155,8 @@ class AggregatorServer:
 def set_up(root: Path, cohorts: dict[str, int], k_min: int, window_kind: str,
            clock_offset_s: int, leader_port: int | None = None
            ) -> tuple[Deployment, AggregatorServer]:
-    """Both data dirs, a started helper, one accepted task and one token per person per
-    cohort. Returns the deployment and the running helper (the leader starts later)."""
+    """Both data dirs, a started helper and one accepted task per cohort. Returns the
+    deployment and the running helper (the leader starts later, then `issue_tokens`)."""
     leader_data, helper_data = root / "leader", root / "helper"
     home = root / "org-home"
     paths.ensure_private_dir(home)
@@ -176,18 +176,25 @@ def set_up(root: Path, cohorts: dict[str, int], k_min: int, window_kind: str,
                      str(roster), "--helper-url", deployment.helper_url, "--leader-url",
                      deployment.leader_url, "--window", window_kind, "--k", str(k_min),
                      "--task-file", str(task_path), "--json"], home, f"propose task {name}")
-            # The helper's operator reviews the task file and accepts it over its admin API.
+            # The helper's operator reviews the task file and accepts it over its admin API
+            # (a small test demo's k is below the default minimum, so it is said out loud).
             task = json.loads(task_path.read_text(encoding="utf-8"))
-            call("PUT", f"{deployment.helper_url}/v1/admin/tasks",
+            call("PUT", f"{deployment.helper_url}/v1/admin/tasks?min_k={min(k_min, 10)}",
                  deployment.helper_admin_token, f"helper accepts task {name}", task)
-            issued = json.loads(run_cli(["tokens", "issue", name, "--data", str(leader_data),
-                                         "--count", str(roster), "--json"], home,
-                                        f"issue tokens for {name}"))
-            deployment.enrollment_tokens[name] = [str(t["token"]) for t in issued["tokens"]]
     except WorktallyError:
         helper.stop()
         raise
     return deployment, helper
+
+
+def issue_tokens(deployment: Deployment, cohorts: dict[str, int]) -> None:
+    """One personal enrollment token per roster slot, from the running leader's admin API
+    (so they expire by the leader's clock)."""
+    for name, roster in cohorts.items():
+        issued = call("POST", f"{deployment.leader_url}/v1/admin/tokens",
+                      deployment.admin_token, f"issue tokens for {name}",
+                      {"cohort": name, "count": roster})
+        deployment.enrollment_tokens[name] = [str(t["token"]) for t in issued]
 
 
 def write_dashboard(deployment: Deployment, out_file: Path) -> Path:

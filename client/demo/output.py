@@ -41,59 +41,63 @@ class BarProgress:
             self.bars.advance(self.tasks[step])
 
 
-def _interval(est: dict[str, Any]) -> str:
-    # Intervals are trimmed to what clipped values can reach, so show both ends, not ±.
-    # A noisy estimate beyond the field's range is shown at the edge, marked with "*"
-    # (clamping is post-processing: it costs no privacy; the API keeps the raw value).
-    value, low, high = est["estimate"], est["low"], est["high"]
-    shown = min(max(value, low), high)
-    mark = "*" if shown != value else ""
-    return f"{shown:.0f}{mark} [{low:.0f}, {high:.0f}]"
+def _figure(est: dict[str, Any], truth: float | None) -> str:
+    """`estimate [low, high]`, the truth beside it. An estimate the noise put outside the
+    metric's range is shown at the edge, marked `*` (the JSON keeps the raw value); a figure
+    whose interval spans most of the range is dimmed, with the team size it would need."""
+    mark = "*" if abs(est["raw"] - est["estimate"]) > 1e-9 else ""
+    shown = f"{est['estimate']:.0f}{mark} [{est['low']:.0f}, {est['high']:.0f}]"
+    seen = "-" if truth is None else f"{truth:.0f}"
+    if est.get("informative", True):
+        return f"{shown}  (true {seen})"
+    needed = est.get("people_needed")
+    hint = f"; needs ~{needed} people" if needed else ""
+    return f"[dim]{shown}  (true {seen}{hint})[/dim]"
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
-    """Cohort by metric: each mean per contributor with its 95% interval, and org totals."""
-    rows = summary["cohorts"] + summary["org"]
-    table = Table(title="admin summary: mean per contributor, estimate [95% interval]; "
-                        "org sum = the teams' sums added")
+def summary_table(summary: dict[str, Any], truth: dict[str, dict[str, float | None]]) -> Table:
+    """Metric by cohort: the released mean with its 95% interval, and the simulated truth."""
+    rows = summary["cohorts"]
+    table = Table(title="released figures: estimate [95% interval] (the simulated truth, which "
+                        "no aggregator saw)")
     table.add_column("metric", no_wrap=True)
     for row in rows:
-        table.add_column(f"{row['cohort']} (n={row['n']})", justify="right", no_wrap=True)
-    table.add_column("org sum", justify="right", no_wrap=True)
-    org = summary["org"][0] if summary["org"] else None
+        table.add_column(f"{row['cohort']} {row['period']} (n={row['n']})", justify="right",
+                         no_wrap=True)
     for metric in summary["metrics"]:
         name = metric["name"]
-        cells = [_interval(row["metrics"][name]["mean"]) for row in rows]
-        org_sum = _interval(org["metrics"][name]["sum"]) if org is not None else "-"
-        table.add_row(name, *cells, org_sum)
+        cells = [_figure(row["metrics"][name]["mean"], truth.get(row["cohort"], {}).get(name))
+                 for row in rows]
+        table.add_row(f"{name} ({metric['unit']})", *cells)
     return table
 
 
 def review_tables(review: dict[str, Any]) -> list[Table]:
-    """The privacy officer's view: fields with bounds, and per cohort ε, δ, roster, releases."""
-    policy = Table(title=f"privacy review: schema v{review['schema_version']}, "
-                         f"k = {review['k_min']}, "
-                         f"minimum contributors = {review['min_contributors']}")
-    for column in ("cohort", "roster", "enrolled keys", "ε / person / week",
-                   "δ / person / week", "mechanism", "releasable"):
+    """The privacy officer's view: fields with bounds, and per cohort its policy and releases."""
+    policy = Table(title=f"privacy review: report schema v{review['schema_version']}")
+    for column in ("cohort", "mode", "roster", "enrolled", "k", "window", "ε / release",
+                   "ε / person / year (max)", "releasable"):
         policy.add_column(column)
     for c in review["cohorts"]:
-        policy.add_row(c["name"], str(c["roster_size"]), str(c["enrolled_clients"]),
-                       f"{c['epsilon_per_person_per_period']:g}",
-                       f"{c['delta_per_person_per_period']:g}", c["mechanism"],
+        policy.add_row(c["name"], c["mode"], str(c["roster_size"]), str(c["enrolled_clients"]),
+                       str(c["k_min"]), c["window"], f"{c['epsilon_per_person_per_period']:g}",
+                       f"{c['epsilon_per_person_per_year_max']:g}",
                        "yes" if c["releasable"] else "no")
-    fields = Table(title="fields that leave a machine (clipping bounds)")
-    for column in ("field", "lower", "upper", "unit"):
+    fields = Table(title="fields that leave a machine (as two random shares, in secure mode)")
+    for column in ("field", "kind", "bound", "counted for", "share of ε", "unit"):
         fields.add_column(column)
     for f in review["fields"]:
-        fields.add_row(f["name"], str(f["lower"]), str(f["upper"]), f["unit"])
+        fields.add_row(f["name"], f["kind"], str(f["upper"]),
+                       f"people with {f['gate']}" if f["gate"] else "everyone",
+                       f"{f['epsilon_weight']:.0%}", f["unit"])
     releases = Table(title="releases (audit)")
-    for column in ("#", "cohort", "period", "n", "roster", "k", "ε", "δ", "by"):
+    for column in ("#", "cohort", "window", "n", "roster", "k", "ε", "noise by", "by"):
         releases.add_column(column)
     for r in review["releases"]:
+        noise = {1: "helper", 2: "both"}.get(r["noise_copies"], "each person")
         releases.add_row(str(r["release_id"]), r["cohort"], r["period"], str(r["n"]),
-                         str(r["roster_size"]), str(r["k_min"]), f"{r['epsilon']:g}",
-                         f"{r['delta']:g}", r["released_by"])
+                         str(r["roster_size"]), str(r["k_min"]), f"{r['epsilon']:g}", noise,
+                         r["released_by"])
     return [fields, policy, releases]
 
 
@@ -103,12 +107,13 @@ def wide_console() -> Console:
 
 
 def print_result(console: Console, result: DemoResult) -> None:
-    console.print(f"[bold]worktally demo[/bold]: {result.developers} developers, "
-                  f"week {result.period}")
-    console.print(summary_table(result.summary))
-    console.print("Each person's values carry local noise, so a team's raw estimate can fall "
-                  "outside its field's range; * marks one shown at the range's edge. Intervals "
-                  "are trimmed to the range.")
+    console.print(f"[bold]worktally demo[/bold]: {result.developers} developers, window "
+                  f"{result.period}, secure aggregation (a leader and a helper on loopback); "
+                  f"each person spent ε={result.epsilon_spent:g} of 16 this year")
+    console.print(summary_table(result.summary, result.truth))
+    console.print("Counts are in people, shares are means over the people each counts, "
+                  "volumes are means per person. * marks an estimate the noise put outside "
+                  "its range, shown at the edge; dimmed figures need a larger cohort.")
     for table in review_tables(result.review):
         console.print(table)
     for verdict in result.verdicts:

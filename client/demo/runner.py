@@ -171,6 +171,8 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
     leader = aggregator_process.leader_server(deployment)
     try:
         _step("start the leader", leader.start)
+        _step("issue personal enrollment tokens", lambda: aggregator_process.issue_tokens(
+            deployment, dict.fromkeys(COHORTS, n)))
         url = settings.client_url or deployment.leader_url
         transcripts_start = max(now - TRANSCRIPT_LEAD, window.start + dt.timedelta(seconds=1))
         machines = [team.Machine(p, settings.workdir / "developers" / p.name) for p in plans]

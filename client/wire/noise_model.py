@@ -212,7 +212,9 @@ def _estimate(raw: float, value: float, low: float, high: float, top: float,
         # nothing rather than pin the figure to an edge.
         return Estimate(value, raw, 0.0, top, half, False, needed)
     low, high = max(low, 0.0), min(high, top)
-    return Estimate(value, raw, low, high, half, high - low < UNINFORMATIVE_SPAN * top, needed)
+    # Judged on the interval before trimming: one that reaches far outside the range and is
+    # cut down to a narrow piece of it says no more than its full width.
+    return Estimate(value, raw, low, high, half, 2 * half < UNINFORMATIVE_SPAN * top, needed)
 
 
 TEAM_SIZES = (10, 16, 24, 50, 200)
