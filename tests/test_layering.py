@@ -198,3 +198,9 @@ def test_the_checker_sees_a_cycle_and_a_crossing() -> None:
     assert not _allowed("worktally.aggregator.app", "worktally.client.config")
     assert _allowed("worktally.aggregator.app", "worktally.client.paths")
     assert not _allowed("worktally.lsp.server", "worktally.client.store.db")
+
+
+def test_test_modules_have_unique_names() -> None:
+    """Tests are imported by file name (no __init__.py), so two with one name collide."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from worktally.client.demo.aggregator_process import AggregatorServer
+from worktally.client.demo.aggregator_process import leader_server
 from worktally.client.demo.runner import DemoResult, DemoSettings, run_demo
+from worktally.client.wire.measurement import METRIC_NAMES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 CHROMIUM_TIMEOUT_S = 120
@@ -129,8 +130,9 @@ def assert_charts_drawn(image: Image) -> None:
     counts = colour_counts(image, CHART_ROWS)
     for cohort, target in COHORT_COLOURS.items():
         drawn = sum(n for colour, n in counts.items() if near(colour, target))
-        # Eleven charts, each with an error bar and caps per cohort: hundreds of pixels.
-        assert drawn > 300, f"{cohort}'s bars are missing ({drawn} pixels)"
+        # A chart per metric, each with an error bar and caps per cohort (dashed where the
+        # interval is too wide to say much, as most are for a 3-person demo team).
+        assert drawn > 150, f"{cohort}'s bars are missing ({drawn} pixels)"
     background = counts.most_common(1)[0][1]
     assert sum(counts.values()) - background > 10_000
     assert len(counts) > 20
@@ -139,14 +141,14 @@ def assert_charts_drawn(image: Image) -> None:
 def test_offline_dashboard_file_renders_charts(released: DemoResult, tmp_path: Path,
                                                worktally_home: Path) -> None:
     html = released.dashboard.read_text(encoding="utf-8")
-    assert html.count("<svg") >= 11
+    assert html.count("<svg") >= len(METRIC_NAMES)
     assert_charts_drawn(screenshot(released.dashboard.as_uri(), tmp_path, "dashboard-file"))
 
 
 def test_served_dashboard_and_privacy_review_render(released: DemoResult, tmp_path: Path,
                                                    worktally_home: Path) -> None:
     deployment = released.deployment
-    with AggregatorServer(deployment) as server:
+    with leader_server(deployment) as server:
         # Without the token the pages are refused, so the screenshots below are the real ones.
         assert httpx.get(f"{server.url}/privacy", timeout=30).status_code in (401, 403)
         review_url = f"{server.url}/privacy?token={deployment.officer_token}"

@@ -135,7 +135,7 @@ def test_unknown_key_lists_the_known_ones(worktally_home: Path) -> None:
         ("otlp.max_body_bytes", "0", "must be >= 1"),
         ("capture.flush_interval_ms", "5", "must be >= 10"),
         ("attribution.survival_days", "-1", "must be >= 0"),
-        ("report.period", "month", 'must be "iso-week"'),
+        ("report.yearly_epsilon_cap", "17", "must be > 0 and <= 16"),
         ("report.aggregator_url", "ftp://example.com", "must be an http:// or https:// URL"),
         ("importers.claude_dirs", "[1, 2]", "must be a list of strings"),
         ("importers.claude_dirs", '["unclosed"', "must be a list of strings"),

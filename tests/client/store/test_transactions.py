@@ -92,17 +92,29 @@ def test_commit_attribution(con: Connection, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_ledger_insert_over_budget(con: Connection) -> None:
-    def entry(cohort: str) -> ledger.LedgerEntry:
-        return ledger.LedgerEntry(
-            cohort=cohort, period="2026-W01", schema_version=1, client_id="c", epsilon=5.0,
-            delta=0.0, mechanism="discrete_laplace", values=(1, 2), nonce="n",
-            idempotency_key=f"k-{cohort}", created_at=dt.datetime.now(dt.UTC))
+    from worktally.client.config import Config
+    from worktally.client.report import budget
+    from worktally.client.report.ledger import StoredReport
+    from worktally.client.wire.windows import WindowKind, parse_window
 
-    ledger.insert(con, entry("a"), ledger.Budget(8.0, 0.0))
+    def report(cohort: str) -> StoredReport:
+        return StoredReport(
+            cohort=cohort, window_kind="quarter", window_label="2026-Q1", budget_year=2026,
+            mode="secure", schema_version=2, epsilon=12.0, client_id="c", report_id=cohort,
+            true_values=(0,) * 8, sent_values=None, body=b"x",
+            created_at=dt.datetime.now(dt.UTC))
+
+    window = parse_window(WindowKind.QUARTER, "2026-Q1")
+
+    def insert(cohort: str) -> None:
+        ledger.insert(con, lambda: report(cohort),
+                      lambda: budget.check_release(con, window, 12.0, Config()))
+
+    insert("a")
     with pytest.raises(BudgetExceededError):
-        ledger.insert(con, entry("b"), ledger.Budget(8.0, 0.0))
+        insert("b")
     assert_usable(con)
-    assert [e.cohort for e in ledger.entries(con)] == ["a"]
+    assert [r.cohort for r in ledger.reports(con)] == ["a"]
 
 
 def test_browser_paste_matching(con: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
