@@ -164,23 +164,13 @@ class ClaudeCodeParser:
 
     def _unkeyed_edit(self, name: str, args: dict[str, Any], session_id: str,
                       cwd: str | None, ts: float) -> UnkeyedEdit | None:
-        path = args.get("notebook_path") if name == "NotebookEdit" else args.get("file_path")
-        if not isinstance(path, str) or not path:
+        found = edit_pairs(name, args)
+        if found is None:
             return None
-        pairs: list[tuple[str, str]] = []
-        if name == "Edit":
-            pairs.append((_text(args.get("new_string")), _text(args.get("old_string"))))
-        elif name == "MultiEdit":
-            for item in args.get("edits") or []:
-                if isinstance(item, dict):
-                    pairs.append((_text(item.get("new_string")), _text(item.get("old_string"))))
-        elif name == "Write":
-            pairs.append((_text(args.get("content")), ""))
-        elif args.get("edit_mode") != "delete":
-            pairs.append((_text(args.get("new_source")), ""))
+        path, pairs = found
         repo_id, file_id = self.ctx.file_ids(path, cwd)
         return UnkeyedEdit(file_id=file_id, repo_id=repo_id, session_id=session_id,
-                           pairs=tuple(pairs), ts=ts)
+                           pairs=pairs, ts=ts)
 
     def _take(self, call_id: str) -> list[PendingEdit] | None:
         unkeyed = self.unkeyed.pop(call_id, None)
@@ -208,6 +198,28 @@ class ClaudeCodeParser:
             pending = self._take(call_id)
             if pending is not None:
                 self.batch.confirm(call_id, pending)
+
+
+def edit_pairs(name: str, args: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """(file path, (new, old) text pairs) of an edit tool's input, else None.
+
+    Shared with the PostToolUse hook, so that both paths key a call's lines identically.
+    """
+    path = args.get("notebook_path") if name == "NotebookEdit" else args.get("file_path")
+    if name not in EDIT_TOOLS or not isinstance(path, str) or not path:
+        return None
+    pairs: list[tuple[str, str]] = []
+    if name == "Edit":
+        pairs.append((_text(args.get("new_string")), _text(args.get("old_string"))))
+    elif name == "MultiEdit":
+        for item in args.get("edits") or []:
+            if isinstance(item, dict):
+                pairs.append((_text(item.get("new_string")), _text(item.get("old_string"))))
+    elif name == "Write":
+        pairs.append((_text(args.get("content")), ""))
+    elif args.get("edit_mode") != "delete":
+        pairs.append((_text(args.get("new_source")), ""))
+    return path, tuple(pairs)
 
 
 def _has_null(doc: dict[str, Any], keys: tuple[str, ...]) -> bool:
