@@ -136,17 +136,24 @@ class ImportBatch:
         for sid, (started, ended, repo_id, has_cwd, _first) in other.spans.items():
             self.touch_session(sid, started, repo_id, has_cwd)
             self.touch_session(sid, ended, repo_id, has_cwd)
-        self.edits.update(other.edits)
+        for event_id, edit in other.edits.items():
+            self.edits.setdefault(event_id, edit)
         self.malformed_lines += other.malformed_lines
         self.failed_tool_calls += other.failed_tool_calls
         self.skipped.update(other.skipped)
 
     def confirm(self, call_id: str, pending: list[PendingEdit]) -> None:
-        """A tool call succeeded: its pending edits become `ai` edit events."""
+        """A tool call succeeded: its pending edits become `ai` edit events.
+
+        A call seen again (a copied or forked session) keeps its first record, as the store
+        does: edit rows are idempotent on the event id.
+        """
         for p in pending:
             if not p.keys:
                 continue
             event_id = edit_event_id(self.tool, call_id, p.file_id)
+            if event_id in self.edits:
+                continue
             self.edits[event_id] = EditEvent(
                 source="ai", keys=p.keys, file_id=p.file_id, repo_id=p.repo_id,
                 tool=self.tool, kind="agent", session_id=p.session_id,
