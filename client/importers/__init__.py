@@ -9,6 +9,7 @@ DuckDB.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,4 +28,10 @@ def __getattr__(name: str) -> Any:
         from worktally.client.importers import locations
 
         return locations.watch_roots
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # A submodule named as an attribute (`importers.reconcile`) is imported on first use.
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise  # the submodule exists but something it imports is missing
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -175,8 +175,8 @@ class CopilotLines:
                 continue
             read = count(usage.get("cacheReadTokens"))
             inp = count(usage.get("inputTokens"))
-            tokens = (inp - min(inp, read),
-                      count(usage.get("outputTokens")) + count(usage.get("reasoningTokens")),
+            # As in the OTel export: reads are inside inputTokens, reasoning inside output.
+            tokens = (inp - min(inp, read), count(usage.get("outputTokens")),
                       count(usage.get("cacheWriteTokens")), read)
             if sum(tokens) == 0:
                 continue

@@ -89,18 +89,17 @@ def _first_count(attrs: dict[str, Any], keys: tuple[str, ...]) -> int:
 
 
 def usage_tokens(attrs: dict[str, Any]) -> tuple[int, int, int, int] | None:
-    """(input without cache, output incl. reasoning, cache write, cache read) of attributes."""
+    """(input without cache, output, cache write, cache read) of a record's attributes."""
     inp = count(attrs.get("gen_ai.usage.input_tokens"))
     out = count(attrs.get("gen_ai.usage.output_tokens"))
     read = count(attrs.get("gen_ai.usage.cache_read.input_tokens"))
     write = _first_count(attrs, ("gen_ai.usage.cache_write.input_tokens",
                                  "gen_ai.usage.cache_creation.input_tokens"))
-    reasoning = _first_count(attrs, ("gen_ai.usage.reasoning.output_tokens",
-                                     "gen_ai.usage.reasoning_tokens"))
     total = _first_count(attrs, ("gen_ai.usage.total_tokens", "gen_ai.usage.total.token_count"))
-    # input_tokens includes the cache reads (OpenAI semantics); reasoning is counted on top
-    # of output, as ccusage counts it.
-    tokens = [inp - min(inp, read), out + reasoning, write, read]
+    # input_tokens includes the cache reads, and output_tokens the reasoning tokens
+    # (`gen_ai.usage.reasoning.output_tokens` is a part of it, not more): OpenAI semantics,
+    # which ccusage 20.0.24 follows too.
+    tokens = [inp - min(inp, read), out, write, read]
     if total > sum(tokens):
         tokens[1] += total - sum(tokens)
     if sum(tokens) == 0:
