@@ -95,6 +95,11 @@ class AiderLines:
             self._inner = AnalyticsParser(batch, state)
 
     @property
+    def wants_blank_lines(self) -> bool:
+        """Markdown's blank lines are part of a fenced block (JSON logs skip them)."""
+        return isinstance(self._inner, HistoryParser)
+
+    @property
     def batch(self) -> ImportBatch:
         return self._inner.batch
 

@@ -27,6 +27,19 @@ APPLIED = "Applied edit to "
 SEARCH, DIVIDER, REPLACE = "<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE"
 
 
+# Aider's own lines when it rejects a reply's edits: "# 1 SEARCH/REPLACE block failed to
+# match!" and "The LLM did not conform to the edit format."
+_FAILED = "failed to match"
+_NONCONFORMING = "The LLM did not conform"
+
+
+def _ends_reply(line: str) -> bool:
+    """A line only Aider writes: its output (`> ...` with Markdown's two-space break), a user
+    line or a new run. Inside an unclosed fence it means the model's reply has ended."""
+    return (line.startswith("> ") and line.endswith("  ")) or line.startswith(
+        ("#### ", STARTED))
+
+
 def _started_at(text: str) -> float | None:
     """Aider writes the local wall-clock time of the run's start."""
     try:
@@ -113,9 +126,13 @@ class HistoryParser:
         if self.fence is not None:
             if line.lstrip().startswith("```") and line.strip().strip("`") == "":
                 self._close_fence()
-            else:
+                return
+            if not _ends_reply(line):
                 self.fence.append(line)
-            return
+                return
+            # The model never closed its fence (Aider then reports a format error): the
+            # block is dropped and the line is Aider's again.
+            self.fence = None
         if line.startswith(STARTED):
             self._start(line[len(STARTED):])
         elif line.startswith("####"):
@@ -125,6 +142,9 @@ class HistoryParser:
             body = line[1:].strip()
             if body.startswith(APPLIED):
                 self._applied(body[len(APPLIED):].strip())
+            elif body.startswith(_NONCONFORMING) or (body.startswith("# ") and _FAILED in body):
+                # Aider applied none of this reply's blocks; the model's retry comes next.
+                self.pending = {}
         elif line.lstrip().startswith("```"):
             self.fence, self.fence_info = [], line.strip().strip("`").strip()
             self.before_fence = self.last_text

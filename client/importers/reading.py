@@ -85,10 +85,11 @@ def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: s
         return
     batch = ImportBatch(tool)
     parser = make_parser(tool, ctx, batch, state, path)
+    blank_lines = getattr(parser, "wants_blank_lines", False)
     end = sliced_at = start
     count = 0
     for count, (at, line) in enumerate(offsets.complete_lines(path, start), start=1):
-        if line.strip():
+        if blank_lines or line.strip():
             parser.feed(line, at)
         end = at + len(line)
         if count % LINES_PER_TRANSACTION == 0:
@@ -111,9 +112,10 @@ def read_whole(ctx: ImportContext, tool: str, path: Path) -> tuple[ImportBatch, 
         tool_spec.document(ctx, batch, path, {})
         return batch, path.stat().st_size
     parser = make_parser(tool, ctx, batch, {}, path)
+    blank_lines = getattr(parser, "wants_blank_lines", False)
     size = 0
     for at, line in offsets.complete_lines(path, 0):
-        if line.strip():
+        if blank_lines or line.strip():
             parser.feed(line, at)
         size = at + len(line)
     return batch, size
