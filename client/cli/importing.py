@@ -41,7 +41,12 @@ def summary_json(summary: ImportSummary) -> dict[str, Any]:
     """The `--json` document: tokens per model and in total, sessions, edits, bad lines."""
     models: dict[str, dict[str, int]] = {}
     totals = dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0)
+    # A tool's own per-session account counts only where no finer record of the session
+    # was read (the rule of the store's token_usage_effective view).
+    finer = {u.session_id for u in summary.usages.values() if u.origin != "summary"}
     for usage in summary.usages.values():
+        if usage.origin == "summary" and usage.session_id in finer:
+            continue
         row = models.setdefault(usage.model, dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0))
         for name in TOKEN_FIELDS:
             row[name] += getattr(usage, name)
