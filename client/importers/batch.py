@@ -7,7 +7,6 @@ that write files wait in `pending` until their result line says they succeeded.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import orjson
 
 from worktally.client.capture.records import AISession, EditEvent, TokenUsage
+from worktally.client.importers.keying import edit_event_id
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,6 @@ def beats(old: TokenUsage, is_sidechain: bool, total: int) -> bool:
     if old.is_sidechain != is_sidechain:
         return old.is_sidechain
     return total > usage_total(old)
-
-
-def edit_event_id(tool: str, call_id: str, file_id: str) -> str:
-    """Stable per tool call and file, so a re-read or a copied transcript never doubles."""
-    return hashlib.sha256(f"{tool}\0{call_id}\0{file_id}".encode()).hexdigest()[:32]
 
 
 def parse_ts(value: Any) -> float | None:

@@ -14,9 +14,10 @@ from typing import Any
 from worktally.client.capture.records import TokenUsage
 from worktally.client.importers.batch import ImportBatch, PendingEdit, beats, parse_ts
 from worktally.client.importers.context import ImportContext
+from worktally.client.importers.keying import CLAUDE_EDIT_TOOLS, edit_pairs
 
 TOOL = "claude-code"
-EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
+EDIT_TOOLS = CLAUDE_EDIT_TOOLS
 # A tool call whose result never arrives is forgotten after this many newer ones.
 MAX_PENDING_CALLS = 500
 # ccusage 20 rejects a line in which one of these is JSON null.
@@ -200,28 +201,6 @@ class ClaudeCodeParser:
                 self.batch.confirm(call_id, pending)
 
 
-def edit_pairs(name: str, args: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-    """(file path, (new, old) text pairs) of an edit tool's input, else None.
-
-    Shared with the PostToolUse hook, so that both paths key a call's lines identically.
-    """
-    path = args.get("notebook_path") if name == "NotebookEdit" else args.get("file_path")
-    if name not in EDIT_TOOLS or not isinstance(path, str) or not path:
-        return None
-    pairs: list[tuple[str, str]] = []
-    if name == "Edit":
-        pairs.append((_text(args.get("new_string")), _text(args.get("old_string"))))
-    elif name == "MultiEdit":
-        for item in args.get("edits") or []:
-            if isinstance(item, dict):
-                pairs.append((_text(item.get("new_string")), _text(item.get("old_string"))))
-    elif name == "Write":
-        pairs.append((_text(args.get("content")), ""))
-    elif args.get("edit_mode") != "delete":
-        pairs.append((_text(args.get("new_source")), ""))
-    return path, tuple(pairs)
-
-
 def _has_null(doc: dict[str, Any], keys: tuple[str, ...]) -> bool:
     """Whether one of `keys` is present and JSON null (a missing key counts as not null)."""
     return None in map(doc.get, keys, _PRESENT)
@@ -232,9 +211,3 @@ _PRESENT = (0,) * 8  # the default for an absent key: anything but None
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):  # NotebookEdit sources may be a list of lines
-        return "".join(v for v in value if isinstance(v, str))
-    return value if isinstance(value, str) else ""
