@@ -86,3 +86,50 @@ def test_watched_folders_of_every_tool(tmp_path: Path, monkeypatch) -> None:
                if any(str(r).startswith(str(tmp_path / fixture)) for r in roots)}
     assert watched == {TOOLS[t][0] for t in expected}
     assert all(r.is_dir() for r in roots)
+
+
+def test_while_the_agent_runs_documents_are_spooled_whole(tmp_path: Path) -> None:
+    from importer_support import open_db, totals
+
+    from worktally.client.agent.lock import AgentLock
+    from worktally.client.capture.spool import Spool
+    from worktally.client.store import drain
+
+    root = materialise(FIXTURES / "opencode", tmp_path / "opencode", tmp_path / "repo")
+    lock = AgentLock()
+    assert lock.try_acquire()
+    try:
+        data = _cli("import", "opencode", str(root), "--json")
+    finally:
+        lock.release()
+    assert data["spooled"] is True and data["totals"]["total_tokens"] == 75981 + 20360
+    con = open_db(tmp_path)
+    drain.drain(con, Spool())
+    assert totals(con, "opencode")["total_tokens"] == 75981 + 20360
+
+
+def test_the_live_watcher_wakes_for_every_kind_of_log(tmp_path: Path) -> None:
+    import threading
+
+    from watchdog.events import FileModifiedEvent
+
+    from worktally.client.importers.live import TranscriptWatcher, _Changes
+
+    changed = threading.Event()
+    handler = _Changes(changed)
+    for name in ("a.txt", "b.lock", "c.db-shm"):
+        handler.on_any_event(FileModifiedEvent(str(tmp_path / name)))
+    assert not changed.is_set()
+    for name in ("s.jsonl", "T-1.json", "opencode.db", "opencode.db-wal",
+                 ".aider.chat.history.md"):
+        changed.clear()
+        handler.on_any_event(FileModifiedEvent(str(tmp_path / name)))
+        assert changed.is_set(), name
+    # A real watcher on a folder: a thread file rewritten wakes the import.
+    woke = threading.Event()
+    watcher = TranscriptWatcher([tmp_path], woke.set, debounce_s=0.05).start()
+    try:
+        (tmp_path / "T-2.json").write_text("{}")
+        assert woke.wait(10)
+    finally:
+        watcher.stop()
