@@ -8,13 +8,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 STRICT = ConfigDict(strict=True, extra="forbid")
 COHORT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-PERIOD_PATTERN = r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$"
+PERIOD_PATTERN = r"^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2]|Q[1-4])$"
 
 
 class Problem(BaseModel):
-    """Every error answer: one human-readable sentence saying what went wrong and what to do."""
+    """Every error answer: one human-readable sentence saying what went wrong and what to do.
+    DAP's resources answer RFC 9457 problem documents, which add `type`, `title`, `status`
+    and `taskid`."""
 
     detail: str
+    type: str | None = None
+    title: str | None = None
+    status: int | None = None
+    taskid: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422)
+}
 
 
 class EnrollRequest(BaseModel):
@@ -32,7 +43,18 @@ class EnrollResponse(BaseModel):
     epsilon: float
     delta: float
     mechanism: str
-    period: str = Field(description="how periods are named; iso-week means e.g. 2026-W48")
+    period: str = Field(description="how periods are named; iso-week means e.g. 2026-W48; "
+                                    "secure mode: the window kind (week, month, quarter)")
+    mode: str = Field("local", description="local (noise on the machine) or secure (Prio3)")
+    slot: int | None = Field(None, description="the roster slot this key fills")
+    task_id: str | None = Field(None, description="secure mode: the task id (base64url)")
+    task_config: str | None = Field(None, description="secure mode: the encoded "
+                                    "TaskConfiguration (base64url); its SHA-256 is task_id")
+    leader_hpke_configs: str | None = Field(None, description="secure mode: the leader's "
+                                            "HpkeConfigList (base64url)")
+    helper_hpke_configs: str | None = Field(None, description="secure mode: the helper's "
+                                            "HpkeConfigList as the leader fetched it; check "
+                                            "it against the helper's own /hpke_config")
 
 
 class Accepted(BaseModel):
@@ -63,6 +85,8 @@ class ReleaseSummary(BaseModel):
     delta: float
     mechanism: str
     schema_version: int
+    mode: str = Field("local", description="local (noised on each machine) or secure (Prio3)")
+    noise_copies: int = Field(0, description="secure mode: 1 (helper adds noise) or 2 (both)")
 
 
 class HoldInfo(BaseModel):
@@ -86,6 +110,7 @@ class Review(BaseModel):
     min_contributors: int
     stored_per_report: str
     cohorts: list[dict[str, Any]]
+    tasks: list[dict[str, Any]] = []
     releases: list[ReleaseSummary]
     holds: list[HoldInfo]
     audit_log: list[dict[str, Any]]

@@ -1,14 +1,17 @@
-"""The HTTP API (FastAPI): enrollment, report ingest, admin and privacy endpoints, dashboard.
+"""The HTTP API (FastAPI): enrollment, report ingest, admin and privacy endpoints, dashboard,
+and the secure-mode (DAP) resources of the role the data directory was made for.
 
 One process, one worker: the app owns the aggregator's DuckDB through one AggregatorStore,
-whose lock serialises every access from FastAPI's worker threads.
+whose lock serialises every access from FastAPI's worker threads. A leader serves everything
+(local-mode cohorts too); a helper serves only its DAP resources, its HPKE config and its
+operators' endpoints.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -20,9 +23,25 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from worktally.aggregator import api_models as m
+from worktally.aggregator.dap.admin_routes import add_helper_admin, add_leader_admin
+from worktally.aggregator.dap.context import DapContext
+from worktally.aggregator.dap.keys import config_list
+from worktally.aggregator.dap.model import NoiseFn, SecureModel
+from worktally.aggregator.dap.routes import (
+    add_common_routes,
+    add_helper_routes,
+    add_leader_routes,
+    problem_response,
+)
+from worktally.aggregator.dap.tasks import task_for_cohort
 from worktally.aggregator.dashboard import render_dashboard
 from worktally.aggregator.enrollment import enroll
-from worktally.aggregator.errors import AggregatorError, PayloadTooLarge, PolicyViolation
+from worktally.aggregator.errors import (
+    AggregatorError,
+    DapProblem,
+    PayloadTooLarge,
+    PolicyViolation,
+)
 from worktally.aggregator.ingest import ingest
 from worktally.aggregator.provisioning import (
     check_token,
@@ -33,13 +52,13 @@ from worktally.aggregator.provisioning import (
 from worktally.aggregator.releases import Release, hold, list_releases, release, unhold
 from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import PERIOD_KIND, DataDir
+from worktally.aggregator.store import AggregatorStore
 from worktally.aggregator.summary import build_summary, org_rows, release_row
+from worktally.client.wire.dap import b64url
 from worktally.client.wire.envelope import MAX_ENVELOPE_BYTES
 from worktally.client.wire.schema import SCHEMA_VERSION
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": m.Problem} for code in (400, 401, 403, 404, 409, 413, 422)
-}
+ERRORS = m.ERRORS
 # The HTML pages answer errors in JSON like the API does, and the schema must say so.
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": "error", "content": {"application/json": {
@@ -52,26 +71,42 @@ bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer 
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def create_app(data: DataDir, allowed_hosts: list[str] | None = None) -> FastAPI:
-    """Build the app over one data directory; `allowed_hosts` enables the Host-header check."""
+def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
+               role: str | None = None, noise: NoiseFn | None = None,
+               driver_interval: float = 5.0, models: dict[int, SecureModel] | None = None,
+               on_sent: Callable[[bytes], None] | None = None) -> FastAPI:
+    """Build the app over one data directory; `allowed_hosts` enables the Host-header check.
+
+    `role` must match the data directory's (None: whatever it is). `noise` replaces the
+    OpenDP draw (tests), `driver_interval` is the leader's aggregation period (0: only on
+    demand), `on_sent` is told each aggregation job id the leader has sent.
+    """
     store = open_store(data)
-    private_key = load_private_key(data)
-    public_key_b64 = base64.b64encode(public_key_bytes(private_key)).decode()
+    try:
+        ctx = DapContext.open(store, data, role, noise, driver_interval, models, on_sent)
+    except BaseException:
+        store.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx.start()
         yield
+        ctx.close()
         store.close()
 
-    app = FastAPI(title="worktally aggregator", version="1", lifespan=lifespan,
-                  description="Ingests signed, sealed, locally-noised reports and releases "
-                              "per-cohort sums with 95% intervals.")
+    app = FastAPI(title=f"worktally aggregator ({ctx.role})", version="1", lifespan=lifespan,
+                  description="Local mode: ingests signed, sealed, locally-noised reports. "
+                              "Secure mode: the leader or helper of DAP draft-18 over Prio3. "
+                              "Releases per-cohort figures with 95% intervals.")
     if allowed_hosts:
         # A loopback deployment refuses other Host headers, against DNS rebinding.
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     @app.exception_handler(AggregatorError)
     async def aggregator_error(_: Request, exc: AggregatorError) -> JSONResponse:
+        if isinstance(exc, DapProblem):
+            return problem_response(exc)
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -84,6 +119,35 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None) -> FastAPI
     def health() -> m.Accepted:
         return m.Accepted(status="ok")
 
+    def admin(credentials: Bearer) -> None:
+        check_token(store, credentials.credentials if credentials else None, "admin")
+
+    def officer(credentials: Bearer) -> None:
+        check_token(store, credentials.credentials if credentials else None, "officer")
+
+    add_common_routes(app, ctx)
+    if ctx.role == "helper":
+        add_helper_routes(app, ctx)
+        add_helper_admin(app, ctx, admin)
+
+        @app.get("/v1/privacy/review", response_model=m.Review, responses=ERRORS,
+                 dependencies=[Depends(officer)])
+        def helper_review() -> dict[str, Any]:
+            return build_review(store)
+
+        return app
+    add_leader_routes(app, ctx, admin)
+    add_leader_admin(app, ctx, admin)
+    _local_routes(app, store, data, ctx, admin, officer)
+    return app
+
+
+def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapContext,
+                  admin: Callable[..., None], officer: Callable[..., None]) -> None:
+    """The leader's enrollment, local-mode ingest, releases, reviews and pages."""
+    private_key = load_private_key(data)
+    public_key_b64 = base64.b64encode(public_key_bytes(private_key)).decode()
+
     @app.post("/v1/enroll", response_model=m.EnrollResponse, responses=ERRORS)
     def post_enroll(body: m.EnrollRequest) -> m.EnrollResponse:
         try:
@@ -92,10 +156,22 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None) -> FastAPI
             raise PolicyViolation("public_key must be base64") from exc
         result = enroll(store, body.token, key)
         c = result.cohort
-        return m.EnrollResponse(client_id=result.client_id, cohort=c.name,
-                                aggregator_public_key=public_key_b64,
-                                schema_version=SCHEMA_VERSION, epsilon=c.epsilon,
-                                delta=c.delta, mechanism=c.mechanism, period=PERIOD_KIND)
+        task = task_for_cohort(store, c.name)
+        if task is None:
+            return m.EnrollResponse(client_id=result.client_id, cohort=c.name,
+                                    aggregator_public_key=public_key_b64,
+                                    schema_version=SCHEMA_VERSION, epsilon=c.epsilon,
+                                    delta=c.delta, mechanism=c.mechanism, period=PERIOD_KIND,
+                                    slot=result.slot)
+        config = task.config
+        return m.EnrollResponse(
+            client_id=result.client_id, cohort=c.name, aggregator_public_key=public_key_b64,
+            schema_version=config.schema_version, epsilon=config.epsilon_release, delta=0.0,
+            mechanism=c.mechanism, period=config.window_kind, mode="secure", slot=result.slot,
+            task_id=b64url(task.task_id), task_config=b64url(config.encoded),
+            leader_hpke_configs=b64url(config_list(ctx.keys).encode()),
+            helper_hpke_configs=b64url(task.helper_hpke.encode()) if task.helper_hpke
+            else None)
 
     @app.post("/v1/reports", status_code=201, response_model=None,
               responses={201: {"model": m.Accepted}, 200: {"model": m.Accepted}, **ERRORS},
@@ -112,12 +188,6 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None) -> FastAPI
         code = 201 if outcome.status == "accepted" else 200
         return JSONResponse({"status": outcome.status}, status_code=code)
 
-    def admin(credentials: Bearer) -> None:
-        check_token(store, credentials.credentials if credentials else None, "admin")
-
-    def officer(credentials: Bearer) -> None:
-        check_token(store, credentials.credentials if credentials else None, "officer")
-
     @app.get("/v1/admin/summary", response_model=m.Summary, responses=ERRORS,
              dependencies=[Depends(admin)])
     def get_summary() -> dict[str, Any]:
@@ -131,6 +201,8 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None) -> FastAPI
     @app.post("/v1/admin/releases", status_code=201, response_model=m.ReleaseSummary,
               responses=ERRORS, dependencies=[Depends(admin)])
     def post_release(body: m.ReleaseRequest) -> m.ReleaseSummary:
+        if ctx.is_secure(body.cohort):
+            return _release_model(ctx.release(body.cohort, body.period, "admin"))
         return _release_model(release(store, body.cohort, body.period, "admin"))
 
     @app.get("/v1/privacy/review", response_model=m.Review, responses=ERRORS,
@@ -166,8 +238,6 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None) -> FastAPI
         used = _page_token(request, credentials, token)
         check_token(store, used, "officer")
         return _html(render_review(build_review(store)), used)
-
-    return app
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -205,4 +275,5 @@ def _release_model(r: Release) -> m.ReleaseSummary:
                             n=r.n, roster_size=r.roster_size, k_min=r.k_min,
                             min_contributors=r.min_contributors, epsilon=r.epsilon,
                             delta=r.delta, mechanism=r.mechanism,
-                            schema_version=r.schema_version)
+                            schema_version=r.schema_version, mode=r.mode,
+                            noise_copies=r.noise_copies)

@@ -2,6 +2,8 @@
 
 Commands other than `serve` open the database themselves, so they work while the server is
 stopped; while it runs, use the HTTP API (DuckDB lets only one process hold the file).
+Secure mode's own commands (`task accept`, `tokens issue`, `vdaf-vectors`) are in
+`cli_secure.py`; `init`, `cohort add`, `serve` and `release` here take its options.
 """
 
 from __future__ import annotations
@@ -16,13 +18,20 @@ from typing import Any, TypeVar
 
 import click
 
+from worktally.aggregator.cli_secure import (
+    add_secure_cohort,
+    register,
+    release_any,
+    secure_cohort_options,
+)
+from worktally.aggregator.dap.tasks import DEFAULT_EPSILON_RELEASE
 from worktally.aggregator.provisioning import (
     add_cohort,
     init_data_dir,
     list_cohorts,
     open_store,
 )
-from worktally.aggregator.releases import hold, list_releases, release, unhold
+from worktally.aggregator.releases import hold, list_releases, unhold
 from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import (
     DEFAULT_DELTA,
@@ -30,12 +39,14 @@ from worktally.aggregator.settings import (
     DEFAULT_K,
     DEFAULT_MECHANISM,
     DEFAULT_MIN_CONTRIBUTORS,
+    ROLES,
     DataDir,
     ReleasePolicy,
 )
 from worktally.aggregator.store import AggregatorStore
 from worktally.aggregator.summary import build_summary, org_rows, release_row
 from worktally.client import paths
+from worktally.client.wire.dap import b64url
 from worktally.client.wire.errors import WorktallyError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,24 +99,34 @@ def cli() -> None:
 
 @cli.command()
 @data_option
+@click.option("--role", type=click.Choice(ROLES), default="leader", show_default=True,
+              help="Secure mode's role: the leader (clients upload to it; it also serves "
+                   "local-mode cohorts and holds the collector key) or the helper.")
 @click.option("--k", "k_min", type=int, default=DEFAULT_K, show_default=True,
-              help="Minimum public roster size of a released cohort.")
+              help="Minimum public roster size of a released local-mode cohort.")
 @click.option("--min-contributors", type=int, default=DEFAULT_MIN_CONTRIBUTORS,
               show_default=True, help="Minimum number of reports in a released period.")
 @json_option
-def init(data: Path, k_min: int, min_contributors: int, as_json: bool) -> None:
-    """Create the key pair and the admin and privacy-officer tokens (shown once)."""
-    deployment = init_data_dir(DataDir(data), ReleasePolicy(k_min, min_contributors))
-    out = {"admin_token": deployment.admin_token, "officer_token": deployment.officer_token,
-           "public_key": base64.b64encode(deployment.public_key).decode(),
-           "k_min": k_min, "min_contributors": min_contributors}
-    _emit(out, as_json, "\n".join([
-        "Aggregator created. Store these tokens now; they are not shown again.",
-        f"  admin token:           {deployment.admin_token}",
-        f"  privacy-officer token: {deployment.officer_token}",
-        f"  public key (X25519):   {out['public_key']}",
-        f"  k = {k_min}, minimum contributors = {min_contributors}",
-    ]))
+def init(data: Path, role: str, k_min: int, min_contributors: int, as_json: bool) -> None:
+    """Create the keys and the admin and privacy-officer tokens (shown once)."""
+    deployment = init_data_dir(DataDir(data), ReleasePolicy(k_min, min_contributors), role)
+    out: dict[str, Any] = {
+        "role": role, "admin_token": deployment.admin_token,
+        "officer_token": deployment.officer_token,
+        "public_key": base64.b64encode(deployment.public_key).decode(),
+        "k_min": k_min, "min_contributors": min_contributors}
+    for name, config in (("hpke_config", deployment.hpke_config),
+                         ("collector_hpke_config", deployment.collector_config)):
+        if config is not None:
+            out[name] = b64url(config.encode())
+    lines = [f"Aggregator ({role}) created. Store these tokens now; they are not shown again.",
+             f"  admin token:           {deployment.admin_token}",
+             f"  privacy-officer token: {deployment.officer_token}"]
+    if role == "leader":
+        lines += [f"  public key (X25519):   {out['public_key']}",
+                  f"  k = {k_min}, minimum contributors = {min_contributors} (local mode)",
+                  "  collector key: in this data dir; releases open both aggregate shares"]
+    _emit(out, as_json, "\n".join(lines))
 
 
 @cli.group()
@@ -117,15 +138,24 @@ def cohort() -> None:
 @click.argument("name")
 @data_option
 @click.option("--roster", type=int, required=True, help="How many people are in the team.")
-@click.option("--epsilon", type=float, default=DEFAULT_EPSILON, show_default=True,
-              help="ε per person per period.")
+@click.option("--epsilon", type=float, default=None,
+              help=f"ε per person per period (local mode, default {DEFAULT_EPSILON}) or per "
+                   f"release (secure mode, default {DEFAULT_EPSILON_RELEASE}).")
 @click.option("--delta", type=float, default=DEFAULT_DELTA, show_default=True,
-              help="δ per person per period.")
+              help="δ per person per period (local mode).")
 @click.option("--mechanism", default=DEFAULT_MECHANISM, show_default=True)
+@secure_cohort_options
 @json_option
-def cohort_add(name: str, data: Path, roster: int, epsilon: float, delta: float,
-               mechanism: str, as_json: bool) -> None:
-    """Add a cohort and print its enrollment token."""
+def cohort_add(name: str, data: Path, roster: int, epsilon: float | None, delta: float,
+               mechanism: str, helper_url: str | None, leader_url: str | None, window: str,
+               noise: str, k_min: int, task_file: Path | None, as_json: bool) -> None:
+    """Add a cohort: with --helper-url a secure one (and its task file for the helper),
+    otherwise a local-mode one with its enrollment token."""
+    if helper_url is not None:
+        add_secure_cohort(data, name, roster, epsilon, helper_url, leader_url, window, noise,
+                          k_min, task_file, as_json)
+        return
+    epsilon = DEFAULT_EPSILON if epsilon is None else epsilon
     with _store(data) as store:
         token = add_cohort(store, name, roster, epsilon, delta, mechanism)
     _emit({"cohort": name, "roster_size": roster, "enrollment_token": token,
@@ -153,11 +183,16 @@ def cohort_list(data: Path, as_json: bool) -> None:
 @click.option("--port", type=int, default=8470, show_default=True)
 @click.option("--allowed-host", "allowed_hosts", multiple=True,
               help="Accepted Host header (repeatable); loopback names by default on loopback.")
-def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="Refuse to start unless the data dir was made for this role.")
+@click.option("--driver-interval", type=float, default=5.0, show_default=True,
+              help="Leader: seconds between aggregation passes (0: only before releases).")
+def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...], role: str | None,
+          driver_interval: float) -> None:
     """Run the HTTP API with one worker that owns the database."""
     from worktally.aggregator.serving import run
 
-    run(DataDir(data), host, port, list(allowed_hosts))
+    run(DataDir(data), host, port, list(allowed_hosts), role, driver_interval)
 
 
 @cli.command("release")
@@ -165,9 +200,12 @@ def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...]) -> N
 @cohort_period
 @json_option
 def release_command(data: Path, cohort: str, period: str, as_json: bool) -> None:
-    """Release a cohort's period if k, the contributor minimum and holds allow it."""
+    """Release a cohort's period if k, the contributor minimum and holds allow it.
+
+    A secure cohort's release runs its pending aggregation jobs with the helper, collects
+    both aggregate shares and opens them with the collector key in this data dir."""
     with _store(data) as store:
-        rel = release(store, cohort, period, "admin")
+        rel = release_any(store, DataDir(data), cohort, period)
     row = release_row(rel)
     _emit({"release_id": rel.release_id, "cohort": cohort, "period": period, "n": rel.n},
           as_json, f"Released {cohort} {period} (n={rel.n}, release #{rel.release_id}); "
@@ -246,6 +284,9 @@ def dashboard(data: Path, out_file: Path) -> None:
         teams = [release_row(r) for r in list_releases(store)]
     paths.write_private(out_file, render_dashboard(teams, org_rows(teams)).encode())
     click.echo(f"wrote {out_file.name}")
+
+
+register(cli, data_option, json_option)
 
 
 def main() -> None:

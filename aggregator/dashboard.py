@@ -8,8 +8,7 @@ from __future__ import annotations
 import html
 
 from worktally.aggregator.html_page import render_page, table
-from worktally.aggregator.summary import ORG, Row
-from worktally.client.wire.schema import METRICS, MetricSpec
+from worktally.aggregator.summary import ORG, MetricInfo, Row, metric_info, metric_names
 
 WIDTH, HEIGHT = 360, 210
 LEFT, RIGHT, TOP, BOTTOM = 48, 10, 12, 58
@@ -26,30 +25,35 @@ def render_dashboard(teams: list[Row], org: list[Row]) -> str:
         return render_page("worktally dashboard", "no releases", body)
     cohorts = sorted({r.cohort for r in teams})
     colors = {c: COLORS[i % len(COLORS)] for i, c in enumerate(cohorts)} | {ORG: ORG_COLOR}
-    charts = [chart_section(i, spec, rows, colors) for i, spec in enumerate(METRICS)]
+    infos = [metric_info(name) for name in metric_names(rows)]
+    charts = [chart_section(info, rows, colors) for info in infos]
     legend = " · ".join(f'<span style="color:{colors[c]}">■</span> {html.escape(c)}'
                         for c in [*cohorts, ORG])
-    tables = "".join(_metric_table(i, spec, rows) for i, spec in enumerate(METRICS))
-    body = (f"<p>{legend}</p><p>Dots are the mean per contributor; bars are 95% intervals from "
-            "the known DP noise. A hollow dot is a noisy estimate beyond the field's range, "
-            "drawn at its edge. (org) sums every released team.</p>"
+    tables = "".join(_metric_table(info, rows) for info in infos)
+    body = (f"<p>{legend}</p><p>Dots are the mean per contributor (for a count of people, "
+            "the count); bars are 95% intervals from the known DP noise. A hollow dot is a "
+            "noisy estimate beyond the field's range, drawn at its edge; a dashed bar an "
+            "interval too wide to say much. (org) sums every released local-mode team.</p>"
             + "".join(charts) + "<h2>Figures</h2>" + tables)
     periods = sorted({r.period for r in rows})
     return render_page("worktally dashboard", f"periods {periods[0]} to {periods[-1]}", body)
 
 
-def chart_section(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, str]) -> str:
-    svg = mean_chart(index, spec, rows, colors)
+def chart_section(spec: MetricInfo, rows: list[Row], colors: dict[str, str]) -> str:
+    shown = [r for r in rows if r.figure(spec.name) is not None]
+    svg = mean_chart(spec, shown, colors)
+    what = "people" if spec.upper is None else "mean per person"
     return (f'<section class="chart"><h3>{html.escape(spec.name)} '
-            f'({html.escape(spec.unit)}, mean per person)</h3>'
+            f'({html.escape(spec.unit)}, {what})</h3>'
             f"<p>{html.escape(spec.description)}</p>{svg}</section>")
 
 
-def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, str]) -> str:
+def mean_chart(spec: MetricInfo, rows: list[Row], colors: dict[str, str]) -> str:
     """A dot-and-whisker SVG: one column per (period, cohort), y over the field's range."""
     # The axis is the field's own range: a mean per person can only truly lie there. A noisy
     # estimate beyond it is drawn at the edge as a hollow dot (its raw value is in the title).
-    y_min, y_max = float(spec.lower), float(spec.upper)
+    y_min = float(spec.lower)
+    y_max = max(spec.range_for(r.n)[1] for r in rows) if rows else 1.0
     if y_max == y_min:
         y_max = y_min + 1
 
@@ -57,7 +61,7 @@ def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, 
         clamped = min(max(value, y_min), y_max)
         return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (clamped - y_min) / (y_max - y_min))
 
-    step = (WIDTH - LEFT - RIGHT) / len(rows)
+    step = (WIDTH - LEFT - RIGHT) / max(len(rows), 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-label="{html.escape(spec.name)} mean per contributor with 95% intervals">',
@@ -68,18 +72,21 @@ def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, 
         parts.append(f'<text x="{LEFT - 4}" y="{y(tick) + 3:.1f}" text-anchor="end">'
                      f"{_short(tick)}</text>")
     for i, row in enumerate(rows):
-        est = row.figures[index].mean
+        figure = row.figure(spec.name)
+        assert figure is not None
+        est = figure.mean
         x = LEFT + step * (i + 0.5)
         color = colors.get(row.cohort, ORG_COLOR)
         label = html.escape(f"{row.cohort} {row.period}")
-        inside = y_min <= est.value <= y_max
+        inside = y_min <= est.raw <= spec.range_for(row.n)[1]
         dot_style = (f'fill="{color}"' if inside
                      else f'fill="white" stroke="{color}" stroke-width="1.5"')
+        dash = "" if est.informative else ' stroke-dasharray="3,2"'
         parts.append(
-            f'<g><title>{label}: {est.value:.2f} [{est.low:.2f}, {est.high:.2f}] n={row.n}'
+            f'<g><title>{label}: {est.raw:.2f} [{est.low:.2f}, {est.high:.2f}] n={row.n}'
             f"</title>"
             f'<line class="errorbar" x1="{x:.1f}" y1="{y(est.low):.1f}" x2="{x:.1f}" '
-            f'y2="{y(est.high):.1f}" stroke="{color}" stroke-width="2"/>'
+            f'y2="{y(est.high):.1f}" stroke="{color}" stroke-width="2"{dash}/>'
             f'<line x1="{x - 4:.1f}" y1="{y(est.low):.1f}" x2="{x + 4:.1f}" '
             f'y2="{y(est.low):.1f}" stroke="{color}"/>'
             f'<line x1="{x - 4:.1f}" y1="{y(est.high):.1f}" x2="{x + 4:.1f}" '
@@ -91,14 +98,21 @@ def mean_chart(index: int, spec: MetricSpec, rows: list[Row], colors: dict[str, 
     return "".join(parts)
 
 
-def _metric_table(index: int, spec: MetricSpec, rows: list[Row]) -> str:
-    body = []
+def _metric_table(spec: MetricInfo, rows: list[Row]) -> str:
+    body: list[list[object]] = []
     for row in rows:
-        f = row.figures[index]
+        f = row.figure(spec.name)
+        if f is None:
+            continue
+        total = ["", ""] if f.total is None else [
+            round(f.total.value), f"[{f.total.low:.0f}, {f.total.high:.0f}]"]
+        note = ""
+        if not f.mean.informative:
+            note = ("interval too wide to say much" if f.mean.people_needed is None else
+                    f"needs about {f.mean.people_needed} people")
         body.append([row.period, row.cohort, row.n, round(f.mean.value, 2),
-                     f"[{f.mean.low:.2f}, {f.mean.high:.2f}]", round(f.total.value),
-                     f"[{f.total.low:.0f}, {f.total.high:.0f}]"])
-    headers = ["period", "cohort", "n", "mean", "mean 95%", "sum", "sum 95%"]
+                     f"[{f.mean.low:.2f}, {f.mean.high:.2f}]", *total, note])
+    headers = ["period", "cohort", "n", "estimate", "95%", "sum", "sum 95%", "note"]
     return f"<h3>{html.escape(spec.name)}</h3>" + table(headers, body)
 
 

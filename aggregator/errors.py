@@ -63,3 +63,27 @@ class PayloadTooLarge(AggregatorError):
     """A request body over the envelope size limit."""
 
     status = 413
+
+
+class Forbidden(AggregatorError):
+    """An authenticated caller who may not do this (a revoked key, another cohort's client)."""
+
+    status = 403
+
+
+class PeerUnavailable(AggregatorError):
+    """The other aggregator did not answer; the work is kept and retried."""
+
+    status = 503
+
+
+class DapProblem(AggregatorError):
+    """A DAP protocol error, answered as an RFC 9457 problem document whose `type` is DAP's
+    error URN (`invalidMessage`, `unrecognizedTask`, `batchMismatch`, ...)."""
+
+    def __init__(self, kind: str, detail: str, status: int = 400,
+                 task_id: bytes | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.status = status
+        self.task_id = task_id

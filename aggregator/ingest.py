@@ -97,8 +97,8 @@ def ingest(store: AggregatorStore, private_key: X25519PrivateKey, data: bytes,
 
 
 def _key(con: duckdb.DuckDBPyConnection, client_id: str) -> Ed25519PublicKey | None:
-    row = con.execute("SELECT public_key FROM clients WHERE client_id = ?",
-                      [client_id]).fetchone()
+    row = con.execute("SELECT public_key FROM clients WHERE client_id = ? AND "
+                      "revoked_at IS NULL", [client_id]).fetchone()
     return Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row else None
 
 
@@ -126,6 +126,9 @@ def _check_policy(con: duckdb.DuckDBPyConnection, payload: envelope.ReportPayloa
     if client is None:  # open_envelope found the key, so only a broken database gets here
         raise RejectedEnvelope(envelope.UnknownClient("this client has no cohort; enroll again"))
     cohort, epsilon, delta, mechanism = client
+    if con.execute("SELECT 1 FROM dap_tasks WHERE cohort = ?", [cohort]).fetchone():
+        raise PolicyViolation(f"{cohort} reports through secure aggregation; a locally noised "
+                              "envelope is not accepted for it")
     if payload.cohort != cohort:
         raise PolicyViolation(f"this client is enrolled in another cohort than "
                               f"{payload.cohort!r}; re-enroll with that team's token")

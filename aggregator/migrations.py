@@ -93,6 +93,128 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        -- Secure mode (DAP). Private HPKE keys live in files beside the database; this table
+        -- holds the public configs, so /hpke_config can list several (rotation).
+        CREATE TABLE hpke_keys (
+            config_id INTEGER NOT NULL,
+            purpose VARCHAR NOT NULL,          -- 'aggregator' or 'collector'
+            config BLOB NOT NULL,              -- the encoded HpkeConfig
+            created_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (purpose, config_id)
+        );
+        -- One task per secure cohort. The leader keeps the bearer token it sends the helper;
+        -- the helper keeps only its digest.
+        CREATE TABLE dap_tasks (
+            task_id BLOB PRIMARY KEY,
+            cohort VARCHAR NOT NULL UNIQUE,
+            config BLOB NOT NULL,
+            verify_key BLOB NOT NULL,
+            leader_token VARCHAR,
+            leader_token_sha256 VARCHAR NOT NULL,
+            helper_hpke BLOB,                  -- leader: the helper's HpkeConfigList
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        -- "k means k people": a roster of slots, one-use expiring tokens bound to a slot.
+        CREATE TABLE enrollment_slots (
+            cohort VARCHAR NOT NULL,
+            slot INTEGER NOT NULL,
+            client_id VARCHAR,                 -- the slot's current key; NULL until enrolled
+            PRIMARY KEY (cohort, slot)
+        );
+        CREATE TABLE slot_tokens (
+            token_sha256 VARCHAR PRIMARY KEY,
+            cohort VARCHAR NOT NULL,
+            slot INTEGER NOT NULL,
+            issued_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            used_at TIMESTAMPTZ,
+            superseded BOOLEAN NOT NULL
+        );
+        ALTER TABLE clients ADD COLUMN slot INTEGER;
+        ALTER TABLE clients ADD COLUMN revoked_at TIMESTAMPTZ;
+        -- Leader: who reported for which batch (slot, window), never what.
+        CREATE TABLE dap_receipts (
+            task_id BLOB NOT NULL,
+            report_id BLOB NOT NULL,
+            window_label VARCHAR NOT NULL,
+            slot INTEGER NOT NULL,
+            report_sha256 BLOB NOT NULL,
+            state VARCHAR NOT NULL,            -- pending, aggregated or rejected
+            received_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (task_id, report_id)
+        );
+        -- Leader: sealed reports until an aggregation job has consumed them.
+        CREATE TABLE dap_pending (
+            task_id BLOB NOT NULL,
+            report_id BLOB NOT NULL,
+            window_label VARCHAR NOT NULL,
+            report BLOB NOT NULL,
+            job_id BLOB,
+            PRIMARY KEY (task_id, report_id)
+        );
+        -- Helper: report ids already aggregated (replay protection).
+        CREATE TABLE dap_seen (
+            task_id BLOB NOT NULL,
+            report_id BLOB NOT NULL,
+            PRIMARY KEY (task_id, report_id)
+        );
+        -- Both: one bucket per batch; the aggregate share is wiped once collected.
+        CREATE TABLE dap_batches (
+            task_id BLOB NOT NULL,
+            window_label VARCHAR NOT NULL,
+            agg_share BLOB,
+            report_count BIGINT NOT NULL,
+            checksum BLOB NOT NULL,
+            collected BOOLEAN NOT NULL,
+            PRIMARY KEY (task_id, window_label)
+        );
+        -- Leader: its request until done. Helper: the response to replay to a repeat.
+        CREATE TABLE dap_jobs (
+            task_id BLOB NOT NULL,
+            job_id BLOB NOT NULL,
+            window_label VARCHAR NOT NULL,
+            request BLOB,
+            response BLOB,
+            state VARCHAR NOT NULL,            -- leader: sent or done; helper: done
+            attempts INTEGER NOT NULL,
+            last_error VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (task_id, job_id)
+        );
+        -- Both: a batch's collection, kept so that asking again gives the same sealed answer.
+        CREATE TABLE dap_collections (
+            task_id BLOB NOT NULL,
+            window_label VARCHAR NOT NULL,
+            request BLOB NOT NULL,             -- leader: CollectionJobReq; helper: its request
+            report_count BIGINT NOT NULL,
+            checksum BLOB NOT NULL,
+            leader_share BLOB,                 -- leader: its sealed (noised) aggregate share
+            helper_share BLOB,                 -- the helper's encoded AggregateShare
+            created_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (task_id, window_label)
+        );
+        -- Releases of either mode keep their figures as estimates with intervals.
+        ALTER TABLE releases ADD COLUMN mode VARCHAR DEFAULT 'local';
+        ALTER TABLE releases ADD COLUMN noise_copies INTEGER DEFAULT 0;
+        CREATE TABLE release_estimates (
+            release_id INTEGER NOT NULL,
+            metric VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            value DOUBLE NOT NULL,
+            raw DOUBLE NOT NULL,
+            low DOUBLE NOT NULL,
+            high DOUBLE NOT NULL,
+            half_width DOUBLE NOT NULL,
+            informative BOOLEAN NOT NULL,
+            n INTEGER NOT NULL,
+            people_needed INTEGER,
+            PRIMARY KEY (release_id, metric)
+        );
+        """,
+    ),
 ]
 
 

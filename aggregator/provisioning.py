@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from worktally.aggregator.dap.keys import AGGREGATOR, COLLECTOR, create_keys
 from worktally.aggregator.errors import (
     AggregatorError,
     AuthError,
@@ -30,8 +31,10 @@ from worktally.aggregator.settings import (
     DataDir,
     ReleasePolicy,
 )
+from worktally.aggregator.settings import ROLES as SERVER_ROLES
 from worktally.aggregator.store import AggregatorStore
 from worktally.client import paths
+from worktally.client.wire.dap.messages import HpkeConfig
 from worktally.client.wire.schema import noise_parameters
 
 ROLES = ("admin", "officer")
@@ -40,11 +43,15 @@ COHORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 @dataclass(frozen=True)
 class Deployment:
-    """What `init` prints once: the role tokens and the public key clients seal to."""
+    """What `init` prints once: the role tokens and the public keys (local mode's X25519 key,
+    at a leader; the secure-mode HPKE configs)."""
 
     admin_token: str
     officer_token: str
     public_key: bytes
+    role: str = "leader"
+    hpke_config: HpkeConfig | None = None
+    collector_config: HpkeConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -66,20 +73,30 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def init_data_dir(data: DataDir, policy: ReleasePolicy) -> Deployment:
-    """Create a new deployment in an empty or missing directory."""
+def init_data_dir(data: DataDir, policy: ReleasePolicy, role: str = "leader") -> Deployment:
+    """Create a new deployment in an empty or missing directory.
+
+    A leader also serves local-mode cohorts, so it gets local mode's X25519 key too; a
+    helper only has its HPKE key.
+    """
     if data.private_key.exists() or data.database.exists():
         raise Conflict(f"{data.root.name} already holds an aggregator; use a new --data dir")
     if policy.k_min < 2 or policy.min_contributors < 1:
         raise AggregatorError("k must be at least 2 and min-contributors at least 1")
+    if role not in SERVER_ROLES:
+        raise AggregatorError(f"--role must be one of {', '.join(SERVER_ROLES)}")
     paths.ensure_private_dir(data.root)
-    key = X25519PrivateKey.generate()
-    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                            serialization.NoEncryption())
-    paths.write_private(data.private_key, raw)
+    public = b""
+    if role == "leader":
+        key = X25519PrivateKey.generate()
+        raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                serialization.NoEncryption())
+        paths.write_private(data.private_key, raw)
+        public = public_key_bytes(key)
     tokens = {role: new_token() for role in ROLES}
     store = AggregatorStore(data.database)
     try:
+        configs = create_keys(store, data, role)
         with store.transaction() as con:
             con.executemany("INSERT INTO settings VALUES (?, ?)", [
                 ("k_min", str(policy.k_min)),
@@ -90,7 +107,8 @@ def init_data_dir(data: DataDir, policy: ReleasePolicy) -> Deployment:
                             [digest(token), role, _now()])
     finally:
         store.close()
-    return Deployment(tokens["admin"], tokens["officer"], public_key_bytes(key))
+    return Deployment(tokens["admin"], tokens["officer"], public, role,
+                      configs.get(AGGREGATOR), configs.get(COLLECTOR))
 
 
 def load_private_key(data: DataDir) -> X25519PrivateKey:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from worktally.aggregator.dap.tasks import WINDOWS_PER_YEAR, list_tasks
 from worktally.aggregator.html_page import render_page, table
 from worktally.aggregator.provisioning import list_cohorts
 from worktally.aggregator.releases import list_holds, list_releases
@@ -19,15 +20,25 @@ from worktally.client.wire.schema import METRICS, SCHEMA_VERSION, accepted_range
 def build_review(store: AggregatorStore) -> dict[str, Any]:
     policy = store.policy()
     with store.transaction() as con:
-        enrolled = dict(con.execute("SELECT cohort, count(*) FROM clients GROUP BY cohort")
-                        .fetchall())
+        enrolled = dict(con.execute("SELECT cohort, count(*) FROM clients WHERE revoked_at "
+                                    "IS NULL GROUP BY cohort").fetchall())
         audit = con.execute("SELECT ts, actor, action, cohort, period, detail FROM audit_log "
                             "ORDER BY ts").fetchall()
+    tasks = {t.cohort: t for t in list_tasks(store)}
     cohorts = []
     for c in list_cohorts(store):
+        if c.name in tasks:
+            cohorts.append({
+                "name": c.name, "roster_size": c.roster_size, "mode": "secure",
+                "enrolled_clients": int(enrolled.get(c.name, 0)),
+                "releasable": c.roster_size >= tasks[c.name].config.k_min,
+                "epsilon_per_person_per_period": c.epsilon,
+                "delta_per_person_per_period": 0.0, "mechanism": c.mechanism, "noise": {},
+            })
+            continue
         noise = noise_parameters(c.epsilon, c.delta, c.mechanism)
         cohorts.append({
-            "name": c.name, "roster_size": c.roster_size,
+            "name": c.name, "roster_size": c.roster_size, "mode": "local",
             "enrolled_clients": int(enrolled.get(c.name, 0)),
             "releasable": c.roster_size >= policy.k_min,
             "epsilon_per_person_per_period": c.epsilon,
@@ -44,15 +55,20 @@ def build_review(store: AggregatorStore) -> dict[str, Any]:
                    for m in METRICS],
         "k_min": policy.k_min,
         "min_contributors": policy.min_contributors,
-        "stored_per_report": "nothing but running sums per cohort, period and metric, and a "
-                             "receipt (client id, period, nonce) that blocks replays",
+        "stored_per_report": "local mode: nothing but running sums per cohort, period and "
+                             "metric, and a receipt (client id, period, nonce) that blocks "
+                             "replays; secure mode: both shares sealed until aggregated, then "
+                             "only each aggregator's running aggregate share per batch, the "
+                             "report id and the person's roster slot for that batch",
         "cohorts": cohorts,
+        "tasks": [_task_json(t.config.summary()) for t in tasks.values()],
         "releases": [{
             "release_id": r.release_id, "cohort": r.cohort, "period": r.period,
             "released_at": r.released_at.isoformat(), "released_by": r.released_by, "n": r.n,
             "roster_size": r.roster_size, "k_min": r.k_min,
             "min_contributors": r.min_contributors, "epsilon": r.epsilon, "delta": r.delta,
             "mechanism": r.mechanism, "schema_version": r.schema_version,
+            "mode": r.mode, "noise_copies": r.noise_copies,
         } for r in list_releases(store)],
         "holds": [{"cohort": h.cohort, "period": h.period, "reason": h.reason,
                    "held_at": h.held_at.isoformat()} for h in list_holds(store)],
@@ -60,6 +76,11 @@ def build_review(store: AggregatorStore) -> dict[str, Any]:
                        "cohort": cohort, "period": period, "detail": detail}
                       for ts, actor, action, cohort, period, detail in audit],
     }
+
+
+def _task_json(summary: dict[str, Any]) -> dict[str, Any]:
+    per_year = summary["epsilon_per_release"] * WINDOWS_PER_YEAR[summary["window"]]
+    return {**summary, "epsilon_per_person_per_year_max": per_year}
 
 
 def render_review(review: dict[str, Any]) -> str:
@@ -79,6 +100,11 @@ def render_review(review: dict[str, Any]) -> str:
                   f"{n['accepted_range'][0]} .. {n['accepted_range'][1]}"]
                  for name, n in c["noise"].items()])
         for c in review["cohorts"])
+    tasks = table(["cohort", "task id", "window", "ε per release", "ε per year (max)",
+                   "noise added by", "k", "roster", "schema"],
+                  [[t["cohort"], t["task_id"][:16], t["window"], t["epsilon_per_release"],
+                    t["epsilon_per_person_per_year_max"], t["noise"], t["k_min"], t["roster"],
+                    t["schema_version"]] for t in review.get("tasks", [])])
     releases = table(["id", "cohort", "period", "released at", "by", "n", "roster", "k",
                       "min n", "ε", "δ", "mechanism", "schema"],
                      [[r["release_id"], r["cohort"], r["period"], r["released_at"],
@@ -96,7 +122,8 @@ def render_review(review: dict[str, Any]) -> str:
             f"<b>{review['min_contributors']}</b> of them reported. Stored per report: "
             f"{html.escape(review['stored_per_report'])}.</p>"
             f"<h2>Fields and clipping bounds</h2>{fields}<h2>Cohorts and budgets</h2>{cohorts}"
-            f"{noise}<h2>Releases</h2>{releases}<h2>Held releases</h2>{holds}"
+            f"{noise}<h2>Secure aggregation tasks</h2>{tasks}<h2>Releases</h2>{releases}"
+            f"<h2>Held releases</h2>{holds}"
             f"<h2>Audit log</h2>{audit}")
     return render_page("worktally privacy review", "what the aggregator collects and releases",
                        body)

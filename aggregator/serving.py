@@ -23,11 +23,12 @@ class DropQueryStrings(logging.Filter):
         return True
 
 
-def run(data: DataDir, host: str, port: int, allowed_hosts: list[str]) -> None:
+def run(data: DataDir, host: str, port: int, allowed_hosts: list[str], role: str | None = None,
+        driver_interval: float = 5.0) -> None:
     """Serve until interrupted; on a loopback host, only loopback Host headers are accepted."""
     hosts = list(allowed_hosts)
     if not hosts and host in LOOPBACK_HOSTS:
         hosts = list(LOOPBACK_HOSTS)
-    app = create_app(data, hosts or None)
+    app = create_app(data, hosts or None, role=role, driver_interval=driver_interval)
     logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
     uvicorn.run(app, host=host, port=port, workers=1, log_level="info", server_header=False)

@@ -17,6 +17,8 @@ DEFAULT_DELTA = DEFAULT_PRIVACY.delta
 DEFAULT_MECHANISM = DEFAULT_PRIVACY.mechanism.value
 PERIOD_KIND = DEFAULT_PRIVACY.period.value
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# The two secure-mode roles (design: one program, role fixed at init).
+ROLES = ("leader", "helper")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class DataDir:
     @property
     def private_key(self) -> Path:
         return self.root / "aggregator.x25519"
+
+    def hpke_key(self, purpose: str, config_id: int) -> Path:
+        """A secure-mode HPKE private key: the aggregator's own, or the collector's."""
+        return self.root / f"hpke-{purpose}-{config_id}.x25519"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,12 @@ class AggregatorStore:
         return ReleasePolicy(k_min=int(rows["k_min"]),
                              min_contributors=int(rows["min_contributors"]))
 
+    def checkpoint(self) -> None:
+        """Write the WAL into the database file, so rows just deleted (sealed reports once
+        aggregated) do not linger in the log."""
+        with self._lock:
+            self._con.execute("CHECKPOINT")
+
     def close(self) -> None:
         with self._lock:
             self._con.close()

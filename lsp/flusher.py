@@ -10,6 +10,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from worktally.client.capture.line_keys import counts
+from worktally.client.capture.records import new_id
 from worktally.lsp.documents import OpenDocument
 from worktally.lsp.positions import split_lines
 from worktally.lsp.spool_writer import PendingEdit, SpoolWriter
@@ -19,19 +21,21 @@ log = logging.getLogger(__name__)
 
 
 def pending_edits(doc: OpenDocument, runs: list[SettledRun]) -> list[PendingEdit]:
-    """Attach the current text of each run's lines (keyed later, in the writer thread)."""
+    """Attach the current text of each run's lines (keyed later, in the writer thread).
+
+    `line_count` follows the one rule (`line_keys.counts`): a fresh line counts when it
+    gets a key, so blank and trivial lines (`}`, `pass`) never count here or anywhere.
+    """
     if not runs:
         return []
     lines = split_lines(doc.text.source)
     edits: list[PendingEdit] = []
     for run in runs:
         texts = tuple(lines[run.first : run.last + 1])
-        # Blank lines are layout, not authored lines; they never count.
-        line_count = sum(
-            1 for text, fresh in zip(texts, run.fresh, strict=False) if fresh and text.strip()
-        )
-        if line_count == 0 and not any(text.strip() for text in texts):
+        keyed = [counts(text) for text in texts]
+        if not any(keyed):
             continue
+        line_count = sum(1 for k, fresh in zip(keyed, run.fresh, strict=False) if k and fresh)
         edits.append(
             PendingEdit(
                 source=run.attribution.source,
@@ -43,6 +47,9 @@ def pending_edits(doc: OpenDocument, runs: list[SettledRun]) -> list[PendingEdit
                 language=doc.identity.language,
                 texts=texts,
                 line_count=line_count,
+                event_id=run.event_id or new_id(),
+                supersedes=run.supersedes,
+                superseded_source=run.superseded_source,
             )
         )
     return edits

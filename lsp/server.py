@@ -23,6 +23,7 @@ from pygls.lsp.server import LanguageServer
 from worktally.client import config, paths
 from worktally.client.capture.line_keys import LineKeyer, load_or_create_secret
 from worktally.client.capture.records import RepoRegistration
+from worktally.client.capture.spool import Backlog, Spool
 from worktally.client.errors import WorktallyError
 from worktally.lsp.documents import OpenDocument, find_work_tree_root, identify, path_of_uri
 from worktally.lsp.flusher import Flusher
@@ -59,6 +60,8 @@ class WorktallyServer(LanguageServer):
         self.writer: SpoolWriter | None = None
         self.flusher: Flusher | None = None
         self.registered_roots: set[str] = set()
+        # Records and lines per spool batch already counted for status (files never change).
+        self.backlog_cache: dict[str, tuple[int, int]] = {}
         self.encoding = UTF16
         self._flush_task: asyncio.Task[None] | None = None
 
@@ -306,7 +309,16 @@ async def status(ls: WorktallyServer, params: Any) -> dict[str, Any]:
     agent = await asyncio.to_thread(ask_agent) if paths.socket_path().exists() else None
     own = ls.writer.counts.today() if ls.writer is not None else {}
     paused = ls.flusher.paused() if ls.flusher is not None else paths.paused_flag().exists()
-    return status_reply(agent, own, paused)
+    return status_reply(agent, own, paused, _backlog(ls.backlog_cache))
+
+
+def _backlog(cache: dict[str, tuple[int, int]]) -> Backlog | None:
+    """What waits for the agent in the spool; read from its files, bounded in bytes."""
+    try:
+        return Spool().backlog(cache=cache)
+    except (OSError, WorktallyError) as exc:
+        log.warning("could not count the spool: %s", exc)
+        return None
 
 
 HANDLERS: dict[str, Callable[..., Any]] = {

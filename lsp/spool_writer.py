@@ -11,12 +11,12 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from worktally.client.capture.line_keys import LineKeyer
-from worktally.client.capture.records import EditEvent
+from worktally.client.capture.records import EditEvent, new_id
 from worktally.client.capture.spool import Spool
 from worktally.client.errors import SpoolError
 
@@ -39,6 +39,10 @@ class PendingEdit:
     language: str
     texts: tuple[str, ...]
     line_count: int
+    event_id: str = field(default_factory=new_id)
+    # An earlier edit whose count of these same lines this one takes over (a late signal).
+    supersedes: str | None = None
+    superseded_source: str | None = None
 
 
 def to_event(edit: PendingEdit, keyer: LineKeyer) -> EditEvent:
@@ -53,6 +57,8 @@ def to_event(edit: PendingEdit, keyer: LineKeyer) -> EditEvent:
         model=edit.model,
         line_count=edit.line_count,
         origin="lsp",
+        event_id=edit.event_id,
+        supersedes=edit.supersedes,
     )
 
 
@@ -88,6 +94,8 @@ class SpoolWriter:
         self._spool = Spool(spool_root)
         self._queue: queue.Queue[list[Any] | None] = queue.Queue()
         self._retry: list[Any] = []
+        # (source, lines) taken out of this session's counts once the retried edits land.
+        self._retry_moved: list[tuple[str, int]] = []
         self._idle = threading.Condition()
         self._unfinished = 0
         self.counts = SessionCounts()
@@ -127,18 +135,29 @@ class SpoolWriter:
 
     def _write(self, items: list[Any]) -> None:
         records: list[Any] = []
+        moved: list[tuple[str, int]] = []
         for item in items:
-            records.append(to_event(item, self._keyer) if isinstance(item, PendingEdit) else item)
+            if isinstance(item, PendingEdit):
+                records.append(to_event(item, self._keyer))
+                if item.superseded_source is not None:
+                    moved.append((item.superseded_source, item.line_count))
+            else:
+                records.append(item)
         batch = self._retry + records
+        moved = self._retry_moved + moved
         try:
             self._spool.write(batch)
         except SpoolError as exc:
             self._retry = batch[-MAX_RETRY_RECORDS:]
+            self._retry_moved = moved
             dropped = len(batch) - len(self._retry)
             log.error("could not spool %d records, will retry (%d dropped): %s",
                       len(batch), dropped, exc)
             return
-        self._retry = []
+        self._retry, self._retry_moved = [], []
         for record in batch:
             if isinstance(record, EditEvent):
                 self.counts.add(record.source, record.line_count)
+        # A superseding edit moves its lines out of the count they were first given.
+        for source, lines in moved:
+            self.counts.add(source, -lines)

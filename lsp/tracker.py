@@ -6,10 +6,12 @@ the didChange path costs a few list operations and never touches the disk or a h
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from worktally.client.capture.records import new_id
 from worktally.lsp.positions import (
     UTF16,
     LineSpan,
@@ -19,8 +21,10 @@ from worktally.lsp.positions import (
     split_lines,
 )
 
-# ai > bulk > typed when one line receives text from several sources.
-PRECEDENCE = {"typed": 1, "bulk": 2, "ai": 3}
+# ai > ai_modified > bulk > typed when one line receives text from several sources.
+PRECEDENCE = {"typed": 1, "bulk": 2, "ai_modified": 3, "ai": 4}
+# Sources whose text came from an AI tool: a person's change to such a line is `ai_modified`.
+AI_SOURCES = frozenset({"ai", "ai_modified"})
 
 # Enter plus the indentation the editor adds is still typing.
 _NEWLINE_AND_INDENT = re.compile(r"(?:\r\n|\r|\n)[ \t]*")
@@ -28,7 +32,7 @@ _NEWLINE_AND_INDENT = re.compile(r"(?:\r\n|\r|\n)[ \t]*")
 
 @dataclass(frozen=True)
 class Attribution:
-    """Where a line's text came from; tool/kind/model only for signalled edits."""
+    """Where a line's text came from; tool/kind/model only for AI (and AI-modified) lines."""
 
     source: str
     tool: str | None = None
@@ -39,37 +43,62 @@ class Attribution:
     def rank(self) -> int:
         return PRECEDENCE[self.source]
 
+    def modified(self) -> Attribution:
+        """The attribution of this AI text once a person has changed it."""
+        return _modified(self)
+
+
+@functools.lru_cache(maxsize=256)
+def _modified(ai: Attribution) -> Attribution:
+    return replace(ai, source="ai_modified")
+
 
 TYPED = Attribution("typed")
 BULK = Attribution("bulk")
 
 
 @dataclass(frozen=True)
+class CountedLine:
+    """A line already flushed; it is clean until text lands on it again.
+
+    `source` is the highest source it was counted under, in the edit `event_id`;
+    `provenance` is what its current text is (an AI line a person changed is ai_modified).
+    Lines compare by `source` alone.
+    """
+
+    source: str
+    provenance: Attribution | None = field(default=None, compare=False)
+    event_id: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class DirtyLine:
     """A line that received text since the last flush.
 
-    `counted` is the source the line was already counted under before, so retyping a line
-    updates its key without counting it twice.
+    `base` is what the line was when last flushed, so retyping a line updates its key
+    without counting it twice. `supersedes` names the edit that counted this very text
+    under another source before a late signal relabelled it: the new edit takes over
+    that count instead of adding a second one.
     """
 
     attribution: Attribution
     touched_at: float
-    counted: str | None = None
+    base: CountedLine | None = None
+    supersedes: str | None = None
+
+    @property
+    def counted(self) -> str | None:
+        return self.base.source if self.base is not None else None
 
     @property
     def fresh(self) -> bool:
-        return self.counted is None or PRECEDENCE[self.counted] < self.attribution.rank
-
-
-@dataclass(frozen=True)
-class CountedLine:
-    """A line already flushed under `source`; it is clean until text lands on it again."""
-
-    source: str
+        """Whether flushing it adds a line to its source's count."""
+        if self.supersedes is not None or self.base is None:
+            return True
+        return PRECEDENCE[self.base.source] < self.attribution.rank
 
 
 LineState = DirtyLine | CountedLine | None
-_COUNTED = {name: CountedLine(name) for name in PRECEDENCE}
 
 
 @dataclass(frozen=True)
@@ -85,12 +114,16 @@ class AppliedChange:
 
 @dataclass(frozen=True)
 class SettledRun:
-    """Contiguous dirty lines with one attribution, ready to be keyed."""
+    """Contiguous dirty lines with one attribution, ready to be keyed as edit `event_id`."""
 
     first: int
     last: int
     attribution: Attribution
     fresh: tuple[bool, ...]
+    event_id: str = ""
+    supersedes: str | None = None
+    # The source the superseded edit counted these lines under.
+    superseded_source: str | None = None
 
 
 def classify(text: str, typed_max_chars: int) -> Attribution | None:
@@ -124,16 +157,29 @@ def _strongest(states: Sequence[LineState]) -> LineState:
 
 
 def _touch(base: LineState, inserted: Attribution | None, now: float) -> LineState:
-    """The state of a line after a change; `inserted` is None when no new text landed on it."""
+    """The state of a line after a change; `inserted` is None when no new text landed on it.
+
+    A person's text (typed or bulk) landing on AI text makes the line ai_modified, keeping
+    the AI's tool and kind; otherwise the stronger source wins on an unflushed line, and the
+    new text's source on a flushed one.
+    """
     if inserted is None:
         if isinstance(base, DirtyLine):
             return replace(base, touched_at=now)
         return base
     if isinstance(base, DirtyLine):
-        winner = inserted if inserted.rank > base.attribution.rank else base.attribution
-        return DirtyLine(winner, now, base.counted)
-    counted = base.source if isinstance(base, CountedLine) else None
-    return DirtyLine(inserted, now, counted)
+        had = base.attribution
+        if had.source in AI_SOURCES:
+            winner = had.modified()
+        else:
+            winner = inserted if inserted.rank > had.rank else had
+        return DirtyLine(winner, now, base.base, base.supersedes)
+    if isinstance(base, CountedLine):
+        provenance = base.provenance
+        if provenance is not None and provenance.source in AI_SOURCES:
+            return DirtyLine(provenance.modified(), now, base)
+        return DirtyLine(inserted, now, base)
+    return DirtyLine(inserted, now)
 
 
 class DocumentTracker:
@@ -158,19 +204,34 @@ class DocumentTracker:
         first = min(max(start.line, 0), last_index)
         last = min(max(end.line, first), last_index)
         attribution = classify(text, typed_max_chars)
-        segments = split_lines(text) if text else [""]
+        old = self.lines
+        if not text:
+            # A deletion inside one line changes that line's text: the person's edit (so an
+            # AI line becomes ai_modified). Across lines the joined line may be unchanged
+            # (a whole line removed), so it keeps its state.
+            edited = TYPED if first == last and start.character < end.character else None
+            if first < last and start.character == 0 and end.character == 0:
+                # Whole lines removed: what is left on the line is the last line's text.
+                kept = old[last]
+            else:
+                kept = _strongest(old[first : last + 1])
+            new: list[LineState] = [_touch(kept, edited, now)]
+            old[first : last + 1] = new
+            if edited is not None or isinstance(new[0], DirtyLine):
+                self.has_dirty = True
+            begin = Pos(first, start.character if first == start.line else 0)
+            return AppliedChange(begin, begin, None, LineSpan(first, first - 1))
+        segments = split_lines(text)
         # Whitespace-only pieces (indentation, blank lines) carry no authored text.
         landed = [attribution if segment.strip() else None for segment in segments]
-        old = self.lines
         if len(segments) == 1:
-            new: list[LineState] = [_touch(_strongest(old[first : last + 1]), landed[0], now)]
+            new = [_touch(_strongest(old[first : last + 1]), landed[0], now)]
         else:
             new = [_touch(old[first], landed[0], now)]
             new.extend(_touch(None, mark, now) for mark in landed[1:-1])
             new.append(_touch(old[last], landed[-1], now))
         old[first : last + 1] = new
-        if attribution is not None or any(isinstance(s, DirtyLine) for s in new):
-            self.has_dirty = True
+        self.has_dirty = True
         begin = Pos(first, start.character if first == start.line else 0)
         hit = [offset for offset, mark in enumerate(landed) if mark is not None]
         content = LineSpan(first + hit[0], first + hit[-1]) if hit else LineSpan(first, first - 1)
@@ -178,7 +239,12 @@ class DocumentTracker:
         return AppliedChange(begin, end_after, attribution, content)
 
     def apply_mark(self, span: LineSpan, attribution: Attribution, now: float) -> int:
-        """Give the lines of `span` an explicit attribution (an aiEdit or paste signal)."""
+        """Give the lines of `span` an explicit attribution (an aiEdit or paste signal).
+
+        A signal never downgrades a line. On a line already flushed under another
+        attribution (the signal came after the flush), the new edit supersedes the one that
+        counted it, so the line is counted once, under the signal's source.
+        """
         lines = span.clamp(len(self.lines))
         marked = 0
         for index in range(lines.first, lines.last + 1):
@@ -186,10 +252,14 @@ class DocumentTracker:
             if isinstance(state, DirtyLine):
                 if state.attribution.rank > attribution.rank:
                     continue
-                self.lines[index] = DirtyLine(attribution, now, state.counted)
+                self.lines[index] = DirtyLine(attribution, now, state.base, state.supersedes)
+            elif isinstance(state, CountedLine):
+                had = state.provenance
+                if had is not None and (had == attribution or had.rank > attribution.rank):
+                    continue
+                self.lines[index] = DirtyLine(attribution, now, state, state.event_id)
             else:
-                counted = state.source if isinstance(state, CountedLine) else None
-                self.lines[index] = DirtyLine(attribution, now, counted)
+                self.lines[index] = DirtyLine(attribution, now)
             marked += 1
         if marked:
             self.has_dirty = True
@@ -202,7 +272,8 @@ class DocumentTracker:
         """Remove and return the runs of dirty lines untouched for `settle_s` (or all of them).
 
         Unsignalled multi-character inserts may wait longer (`bulk_settle_s`): they are the
-        lines a late aiEdit can still claim, and waiting avoids spooling them twice.
+        lines a late aiEdit can still claim, and waiting avoids correcting them later.
+        Each run gets the id of the edit it becomes, which its lines remember.
         """
         bulk_wait = settle_s if bulk_settle_s is None else max(settle_s, bulk_settle_s)
         if not self.has_dirty:
@@ -210,7 +281,9 @@ class DocumentTracker:
         runs: list[SettledRun] = []
         still_dirty = False
         run_start = -1
-        run_attr: Attribution | None = None
+        run_key: tuple[Attribution, str | None] | None = None
+        run_counted = CountedLine("typed")
+        superseded_source: str | None = None
         fresh: list[bool] = []
         lines = self.lines
         for index, state in enumerate(lines):
@@ -219,23 +292,32 @@ class DocumentTracker:
                 or now - state.touched_at
                 >= (bulk_wait if state.attribution == BULK else settle_s)
             )
-            if run_attr is not None and (
-                not isinstance(state, DirtyLine) or not ready or state.attribution != run_attr
+            if run_key is not None and (
+                not isinstance(state, DirtyLine) or not ready
+                or (state.attribution, state.supersedes) != run_key
             ):
-                runs.append(SettledRun(run_start, index - 1, run_attr, tuple(fresh)))
-                run_attr = None
+                runs.append(SettledRun(run_start, index - 1, run_key[0], tuple(fresh),
+                                       run_counted.event_id or "", run_key[1],
+                                       superseded_source))
+                run_key = None
             if not isinstance(state, DirtyLine):
                 continue
             if not ready:
                 still_dirty = True
                 continue
-            if run_attr is None:
-                run_start, run_attr, fresh = index, state.attribution, []
+            if run_key is None:
+                run_start, run_key, fresh = index, (state.attribution, state.supersedes), []
+                run_counted = CountedLine(state.attribution.source, state.attribution, new_id())
+                superseded_source = state.counted if state.supersedes is not None else None
             fresh.append(state.fresh)
-            counted = state.attribution.source if state.fresh else state.counted
-            lines[index] = _COUNTED[counted or state.attribution.source]
-        if run_attr is not None:
-            runs.append(SettledRun(run_start, len(lines) - 1, run_attr, tuple(fresh)))
+            if state.fresh or state.base is None:
+                lines[index] = run_counted
+            else:
+                lines[index] = CountedLine(state.base.source, state.attribution,
+                                           state.base.event_id)
+        if run_key is not None:
+            runs.append(SettledRun(run_start, len(lines) - 1, run_key[0], tuple(fresh),
+                                   run_counted.event_id or "", run_key[1], superseded_source))
         self.has_dirty = still_dirty
         return runs
 
@@ -243,5 +325,5 @@ class DocumentTracker:
         """Drop unflushed marks without recording them (used while capture is paused)."""
         for index, state in enumerate(self.lines):
             if isinstance(state, DirtyLine):
-                self.lines[index] = _COUNTED[state.counted] if state.counted else None
+                self.lines[index] = state.base
         self.has_dirty = False

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from worktally.client.agent import pipeline
-from worktally.client.attribution import outcomes
+from worktally.client.attribution import local_view
 from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
@@ -70,20 +70,64 @@ def _sync(ctx: RequestContext, _request: dict[str, Any]) -> dict[str, Any]:
 Query = Callable[[duckdb.DuckDBPyConnection, dict[str, Any], Config], dict[str, Any]]
 
 
+def _local_day(value: Any, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise WorktallyError(f"'{name}' must be a date like 2026-03-01") from exc
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """Local midnight at the start of `day`."""
+    return dt.datetime.combine(day, dt.time()).astimezone()
+
+
+def _positive_int(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise WorktallyError(f"'{name}' must be a whole number of at least 1")
+    return value
+
+
 def _query_commits(con: duckdb.DuckDBPyConnection, args: dict[str, Any],
                    _cfg: Config) -> dict[str, Any]:
     repo_id = args.get("repo_id")
-    return {"commits": queries.commits(con, repo_id if isinstance(repo_id, str) else None)}
+    since = args.get("since")
+    rows = queries.commits(
+        con, repo_id if isinstance(repo_id, str) else None,
+        since=_day_start(_local_day(since, "since")) if since is not None else None,
+        limit=_positive_int(args.get("limit"), "limit"),
+    )
+    return {"commits": [row.to_json() for row in rows]}
+
+
+def me_range(args: dict[str, Any], now: float) -> tuple[dt.datetime, dt.datetime, str | None]:
+    """[start, end) in local time and the week's name: --week, or --since/--until (days,
+    both included), or this week."""
+    since, until, week = args.get("since"), args.get("until"), args.get("week")
+    if week is not None and (since is not None or until is not None):
+        raise WorktallyError("give either a week or a --since/--until range, not both")
+    if since is None and until is None:
+        iso = periods.parse_week(str(week or queries.current_week(now)))
+        start, end = periods.local_bounds(iso)
+        return start, end, str(iso)
+    if since is None:
+        raise WorktallyError("--until needs --since (the first day of the range)")
+    first = _local_day(since, "since")
+    last = (_local_day(until, "until") if until is not None
+            else dt.datetime.fromtimestamp(now).date())
+    if last < first:
+        raise WorktallyError("--until is before --since")
+    return _day_start(first), _day_start(last + dt.timedelta(days=1)), None
 
 
 def _query_me(con: duckdb.DuckDBPyConnection, args: dict[str, Any],
               cfg: Config) -> dict[str, Any]:
-    """The week's edits and commits, with the AI usage (sessions, tokens, cost) beside them."""
-    week = periods.parse_week(str(args.get("week") or queries.current_week(time.time())))
-    result = queries.me(con, str(week))
-    start, end = periods.local_bounds(week)
-    result["ai_usage"] = outcomes.usage_between(con, start, end, cfg)
-    return result
+    """The developer's own period: edits, committed lines by class, AI use and its cost."""
+    start, end, week = me_range(args, time.time())
+    view = local_view.me_view(con, start, end, cfg, week=week, daily=bool(args.get("daily")))
+    return view.to_json()
 
 
 QUERIES: dict[str, Query] = {

@@ -1,12 +1,14 @@
 """Tie committed lines to the edits that wrote them, by line key, so AI lines can be counted.
 
-Only non-trivial lines are counted: a commit's `lines_added` is the number of its added
-lines that have a line key (trivial lines such as `}` or `else:` are left out of every
-count), and `ai_lines + bulk_lines + external_lines + human_lines == lines_added`. A line
-is `ai` if an `ai` edit recorded at or before the commit time has its key (the latest such
-edit gives tool, kind and session), else `bulk`, else `external`, else `human`. Matching is
-by content in any repo, so a rebase, squash, amend, cherry-pick or re-indent attributes the
-same way; commits no longer reachable from a ref are flagged so reports skip them.
+Only non-trivial lines are counted (the one rule of `line_keys`): a commit's `lines_added`
+is the number of its added lines that have a line key, and every such line is exactly one
+of `ai`, `ai_modified`, `bulk`, `external`, `human` or `unknown`, so their sum is
+`lines_added`. A key takes the best edit recorded at or before the commit time:
+ai > ai_modified > bulk > external > typed (human); a key no edit recorded is `unknown`
+(history from before worktally watched, another machine, a pause, no editor attached),
+never human. Matching is by content in any repo, so a rebase, squash, amend, cherry-pick or
+re-indent attributes the same way; commits no longer reachable from a ref are flagged so
+reports skip them.
 """
 
 from __future__ import annotations
@@ -29,10 +31,17 @@ from worktally.client.store.transaction import transaction
 log = logging.getLogger(__name__)
 
 Connection = duckdb.DuckDBPyConnection
-SOURCE_ORDER = ("ai", "bulk", "external")
+# Every class of a committed line, in precedence order; `human` is matched from `typed` edits.
+LINE_CLASSES = ("ai", "ai_modified", "bulk", "external", "human", "unknown")
+# Edit sources in the order a key's best match is chosen.
+EDIT_PRECEDENCE = ("ai", "ai_modified", "bulk", "external", "typed")
 DAY_S = 86_400
 # Reachability is re-checked this far before the oldest stored commit (clock skew slack).
 REACH_SLACK_S = 2 * DAY_S
+PER_MILLE = 1000
+# A period whose committed lines are more than this share unknown is "mostly unknown": its
+# shares say little about the person, so it is marked and not reported (docs/developer.md).
+MOSTLY_UNKNOWN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -43,33 +52,110 @@ class LineMatch:
     session_id: str | None = None
 
 
-HUMAN = LineMatch("human")
+UNKNOWN = LineMatch("unknown")
+
+_ORDER_CASE = "CASE e.source " + " ".join(
+    f"WHEN '{source}' THEN {rank}" for rank, source in enumerate(EDIT_PRECEDENCE)
+) + " END"
 
 # One join: the commit's distinct keys against every stored edit line up to the commit
-# time; QUALIFY keeps the best source per key (ai > bulk > external), latest edit first.
-_MATCH_SQL = """
+# time; QUALIFY keeps the best source per key, the latest such edit first.
+_MATCH_SQL = f"""
 SELECT e.line_key, e.source, e.tool, e.kind, e.session_id
 FROM edit_lines e
 WHERE e.line_key IN (SELECT unnest($keys))
   AND e.ts < $ts
-  AND e.source IN ('ai', 'bulk', 'external')
-QUALIFY row_number() OVER (
-    PARTITION BY e.line_key
-    ORDER BY CASE e.source WHEN 'ai' THEN 0 WHEN 'bulk' THEN 1 ELSE 2 END, e.ts DESC
-) = 1
+QUALIFY row_number() OVER (PARTITION BY e.line_key ORDER BY {_ORDER_CASE}, e.ts DESC) = 1
 """
 
 
+def _line_class(source: str) -> str:
+    return "human" if source == "typed" else source
+
+
 def match_keys(con: Connection, keys: Sequence[int], committed_at: float) -> dict[int, LineMatch]:
-    """The best non-human match of each key among edits recorded at or before `committed_at`."""
+    """The best match of each key among edits recorded at or before `committed_at`.
+
+    Keys no edit recorded are absent: they are `unknown`. A typed match is `human`; only
+    AI and AI-modified lines keep a tool and kind.
+    """
     if not keys:
         return {}
     # Git stores whole seconds, so an edit earlier in the commit's own second still counts.
     rows = con.execute(
         _MATCH_SQL, {"keys": sorted(set(keys)), "ts": _ts(committed_at + 1)}
     ).fetchall()
-    return {int(k): LineMatch(source, tool, kind, session) for k, source, tool, kind, session
-            in rows}
+    out: dict[int, LineMatch] = {}
+    for k, source, tool, kind, session in rows:
+        cls = _line_class(str(source))
+        if cls in ("ai", "ai_modified"):
+            out[int(k)] = LineMatch(cls, tool, kind, session)
+        else:
+            out[int(k)] = LineMatch(cls)
+    return out
+
+
+@dataclass(frozen=True)
+class LineClasses:
+    """Committed lines of a period by class; shares are over observed lines only."""
+
+    ai: int = 0
+    ai_modified: int = 0
+    human: int = 0
+    bulk: int = 0
+    external: int = 0
+    unknown: int = 0
+
+    @property
+    def observed(self) -> int:
+        """Lines some edit accounts for: everything but unknown."""
+        return self.ai + self.ai_modified + self.human + self.bulk + self.external
+
+    @property
+    def total(self) -> int:
+        return self.observed + self.unknown
+
+    def share_pm(self, part: int) -> int | None:
+        """round(1000 * part / observed); None when nothing was observed (never 0)."""
+        whole = self.observed
+        if whole <= 0:
+            return None
+        return (PER_MILLE * part + whole // 2) // whole
+
+    def ai_share_pm(self) -> int | None:
+        """AI lines committed as written, per mille of observed lines (None: no denominator)."""
+        return self.share_pm(self.ai)
+
+    def mostly_unknown(self, threshold: float = MOSTLY_UNKNOWN_SHARE) -> bool:
+        """More than `threshold` of the committed lines are unknown (False with none)."""
+        return self.total > 0 and self.unknown > threshold * self.total
+
+    def to_json(self) -> dict[str, int | bool | None]:
+        return {
+            "ai": self.ai, "ai_modified": self.ai_modified, "human": self.human,
+            "bulk": self.bulk, "external": self.external, "unknown": self.unknown,
+            "observed": self.observed, "total": self.total,
+            "ai_share_pm": self.ai_share_pm(), "mostly_unknown": self.mostly_unknown(),
+        }
+
+
+def line_classes_between(con: Connection, start: dt.datetime, end: dt.datetime,
+                         repo_id: str | None = None) -> LineClasses:
+    """Lines of reachable commits made in [start, end), by class (one repo or all)."""
+    row = con.execute(
+        """
+        SELECT coalesce(sum(ai_lines), 0), coalesce(sum(ai_modified_lines), 0),
+               coalesce(sum(human_lines), 0), coalesce(sum(bulk_lines), 0),
+               coalesce(sum(external_lines), 0), coalesce(sum(unknown_lines), 0)
+        FROM commits
+        WHERE reachable AND committed_at >= $start AND committed_at < $end
+          AND ($repo::VARCHAR IS NULL OR repo_id = $repo)
+        """,
+        {"start": start, "end": end, "repo": repo_id},
+    ).fetchone()
+    ai, modified, human, bulk, external, unknown = (int(v) for v in row or (0,) * 6)
+    return LineClasses(ai=ai, ai_modified=modified, human=human, bulk=bulk, external=external,
+                       unknown=unknown)
 
 
 def attribute_new_commits(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config) -> int:
@@ -111,14 +197,20 @@ def _attribute_one(con: Connection, keyer: LineKeyer, repo: Repo, root: Path,
         for lines in gitio.added_lines(root, commit.sha, parent).values():
             keys.extend(keyer.keys(lines))
     matches = match_keys(con, keys, commit.committed_at)
-    per_line = [matches.get(k, HUMAN) for k in keys]
-    counts = {s: sum(1 for m in per_line if m.source == s) for s in (*SOURCE_ORDER, "human")}
+    per_line = [matches.get(k, UNKNOWN) for k in keys]
+    counts = {s: sum(1 for m in per_line if m.source == s) for s in LINE_CLASSES}
     with transaction(con):
         con.execute(
-            "INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?)",
+            """
+            INSERT OR IGNORE INTO commits
+                (repo_id, sha, committed_at, is_merge, lines_added, ai_lines, bulk_lines,
+                 external_lines, human_lines, reachable, processed_at, ai_modified_lines,
+                 unknown_lines)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?)
+            """,
             [repo.repo_id, commit.sha, _ts(commit.committed_at), commit.is_merge, len(keys),
              counts["ai"], counts["bulk"], counts["external"], counts["human"],
-             _ts(time.time())],
+             _ts(time.time()), counts["ai_modified"], counts["unknown"]],
         )
         if keys:
             con.execute(

@@ -30,7 +30,7 @@ _STREAM_EDITS = f"""
 SELECT coalesce(tool, 'unknown') || '{STREAM_SEPARATOR}'
            || strftime(timezone('UTC', ts), '%Y-%m-%d') AS session_id,
        coalesce(tool, 'unknown') AS tool, line_key, repo_id, ts
-FROM edit_lines WHERE source = 'ai' AND session_id IS NULL
+FROM edit_lines WHERE source IN ('ai', 'ai_modified') AND session_id IS NULL
 """
 
 _SESSIONS_SQL = f"""
@@ -52,7 +52,7 @@ sessions AS (
 shipped AS (
     SELECT DISTINCT s.session_id
     FROM sessions s
-    JOIN commit_lines l ON l.session_id = s.session_id AND l.source = 'ai'
+    JOIN commit_lines l ON l.session_id = s.session_id AND l.source IN ('ai', 'ai_modified')
     JOIN commits c ON c.repo_id = l.repo_id AND c.sha = l.sha
     WHERE c.reachable AND c.committed_at <= s.ended_at + to_days($window)
     UNION
@@ -60,14 +60,14 @@ shipped AS (
     FROM stream e
     JOIN sessions s ON s.session_id = e.session_id
     JOIN commit_lines l ON l.line_key = e.line_key AND l.session_id IS NULL
-         AND l.source = 'ai' AND coalesce(l.tool, 'unknown') = e.tool
+         AND l.source IN ('ai', 'ai_modified') AND coalesce(l.tool, 'unknown') = e.tool
     JOIN commits c ON c.repo_id = l.repo_id AND c.sha = l.sha
     WHERE c.reachable AND c.committed_at >= e.ts - INTERVAL 1 SECOND
       AND c.committed_at <= s.ended_at + to_days($window)
 ),
 edited AS (
     SELECT DISTINCT session_id FROM edit_lines
-    WHERE source = 'ai' AND session_id IS NOT NULL AND repo_id IS NOT NULL
+    WHERE source IN ('ai', 'ai_modified') AND session_id IS NOT NULL AND repo_id IS NOT NULL
     UNION
     SELECT DISTINCT session_id FROM stream WHERE repo_id IS NOT NULL
 )
@@ -167,14 +167,16 @@ def weekly_session_summary(con: Connection, week: str, cfg: Config) -> WeeklySes
 
 
 def usage_between(con: Connection, start: dt.datetime, end: dt.datetime, cfg: Config,
-                  table: pricing.PriceTable | None = None) -> dict[str, Any]:
+                  table: pricing.PriceTable | None = None,
+                  sessions_known: list[SessionOutcome] | None = None) -> dict[str, Any]:
     """The developer's own AI use in [start, end): sessions, tokens and cost, by outcome/tool.
 
     Sessions are those started in the range; tokens and cost are those used in it, priced
     request by request (the 200k tier applies per request, as in ccusage).
     """
     prices = table or pricing.load_price_table()
-    outcomes = session_outcomes(con, cfg, dt.datetime.now(dt.UTC))
+    outcomes = (sessions_known if sessions_known is not None
+                else session_outcomes(con, cfg, dt.datetime.now(dt.UTC)))
     by_session = {o.session_id: o for o in outcomes}
     sessions: Counter[str] = Counter()
     tool_sessions: Counter[str] = Counter()

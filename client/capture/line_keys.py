@@ -2,6 +2,11 @@
 
 Keys never leave the machine. Stripping all whitespace makes a key survive re-indenting
 and most formatter runs; HMAC makes a key useless to anyone without this install's secret.
+
+This module is the one rule for which lines count (docs/developer.md, "Which lines count"):
+a line counts when it has a key, and every producer (language server, watcher, importers,
+browser host) and attribution split text and key lines here, so a count in one place is
+a count in every other.
 """
 
 from __future__ import annotations
@@ -41,12 +46,26 @@ def normalise(line: str) -> str:
     return "".join(line.split())
 
 
+def lines_of(text: str) -> list[str]:
+    """A text's lines as git's diff sees them: split at "\n" only.
+
+    A "\r" before the "\n" is whitespace, which `normalise` drops; unlike str.splitlines,
+    form feeds and Unicode line separators stay inside their line, as they do in git.
+    """
+    return text.split("\n")
+
+
 def is_trivial(normalised: str) -> bool:
     if len(normalised) < MIN_SIGNIFICANT_CHARS:
         return True
     if _PUNCTUATION_ONLY.match(normalised):
         return True
     return normalised.lower() in _TRIVIAL_WORDS
+
+
+def counts(line: str) -> bool:
+    """True when a line counts (it gets a key): not blank, not trivial like `}` or `pass`."""
+    return not is_trivial(normalise(line))
 
 
 def load_or_create_secret(path: Path | None = None) -> bytes:
@@ -116,7 +135,8 @@ class LineKeyer:
         return out
 
     def keys_of_text(self, text: str) -> list[int]:
-        return self.keys(text.splitlines())
+        """Keys of a whole text's counted lines (split as `lines_of` does)."""
+        return self.keys(lines_of(text))
 
     def label(self, value: str) -> str:
         """A keyed, non-reversible id for a path or repo name (16 hex chars)."""

@@ -14,7 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+# The sources `worktally status` shows as today's lines (its JSON keys).
 SOURCES = ("typed", "ai", "bulk", "external")
+# Every edit source: `ai_modified` is AI text a person then changed (the language server
+# knows it from the AI signal it saw insert the line).
+EDIT_SOURCES = ("typed", "ai", "ai_modified", "bulk", "external")
 AI_KINDS = ("completion", "chat", "agent", "paste")
 
 
@@ -40,9 +44,12 @@ class EditEvent:
     origin: str = "lsp"
     ts: float = field(default_factory=time.time)
     event_id: str = field(default_factory=new_id)
+    # An earlier edit whose lines this one relabels (a signal that came after the flush):
+    # the agent removes these keys and this many lines from it, so nothing counts twice.
+    supersedes: str | None = None
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
+        if self.source not in EDIT_SOURCES:
             raise ValueError(f"unknown edit source {self.source!r}")
 
 

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from worktally.client import paths
-from worktally.client.capture.records import from_dict, to_dict
+from worktally.client.capture.records import EditEvent, from_dict, to_dict
 from worktally.client.errors import SpoolError
 
 BATCH_VERSION = 1
 MAX_BATCH_BYTES = 64 * 1024 * 1024
+# How much of a backlog `Spool.backlog` reads to count records (an editor waits for it).
+BACKLOG_READ_BYTES = 8 * 1024 * 1024
 
 
 def load_batch_document(path: Path) -> dict[str, Any]:
@@ -45,6 +47,24 @@ class Batch:
     batch_id: str
     path: Path
     records: list[Any]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in `new/` for the agent, counted from the files alone (no database).
+
+    `records` and `edit_lines` cover the batches read; reading stops at a byte budget, so
+    with a huge backlog they are lower bounds and `complete` is False.
+    """
+
+    batches: int
+    records: int
+    edit_lines: int
+    complete: bool = True
+
+    def to_json(self) -> dict[str, int | bool]:
+        return {"batches": self.batches, "records": self.records,
+                "edit_lines": self.edit_lines, "complete": self.complete}
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,40 @@ class Spool:
         """Batches waiting to be drained, oldest first (names sort by creation time)."""
         return sorted(p for p in self.new.iterdir() if p.suffix == ".json")
 
+    def backlog(self, max_bytes: int = BACKLOG_READ_BYTES,
+                cache: dict[str, tuple[int, int]] | None = None) -> Backlog:
+        """Count the pending batches, and their records and edit lines up to `max_bytes`.
+
+        The oldest batches are read first; a batch that cannot be read counts as a batch
+        only (the drain will quarantine it). A batch file never changes once in `new/`, so
+        `cache` (file name -> records, edit lines), kept by a caller that asks often, spares
+        re-reading it; only bytes read now count against `max_bytes`.
+        """
+        pending = self.pending()
+        known = cache if cache is not None else {}
+        records = lines = read = 0
+        complete = True
+        for path in pending:
+            counted = known.get(path.name)
+            if counted is None:
+                try:
+                    size = path.stat().st_size
+                    if read + size > max_bytes:
+                        complete = False
+                        break
+                    read += size
+                    counted = _count_batch(load_batch_document(path))
+                except (OSError, ValueError, SpoolError):
+                    continue
+                known[path.name] = counted
+            records += counted[0]
+            lines += counted[1]
+        if cache is not None:
+            names = {p.name for p in pending}
+            for name in [n for n in cache if n not in names]:
+                del cache[name]
+        return Backlog(len(pending), records, lines, complete)
+
     def read(self, path: Path) -> Batch:
         """Parse a batch; raises SpoolError when it is corrupt (the caller quarantines it)."""
         try:
@@ -123,6 +177,19 @@ class Spool:
                 p.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _count_batch(doc: dict[str, Any]) -> tuple[int, int]:
+    """(records, lines of edit records) of one batch document."""
+    items = doc.get("records")
+    if not isinstance(items, list):
+        return 0, 0
+    lines = 0
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == EditEvent.record_type:
+            count = item.get("line_count")
+            lines += count if isinstance(count, int) and count > 0 else 0
+    return len(items), lines
 
 
 def _fsync_dir(path: Path) -> None:

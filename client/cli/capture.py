@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -122,75 +123,183 @@ def resume(as_json: bool) -> None:
     emit(as_json, {"paused": False}, lambda c: c.print("recording resumed"))
 
 
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _day_arg(value: dt.datetime | None) -> str | None:
+    return value.date().isoformat() if value is not None else None
+
+
+def _repo_names(registry: RepoRegistry) -> dict[str, str]:
+    """repo_id -> local path, from repos.json (the database never holds a path)."""
+    return {r.repo_id: r.path for r in registry.list()}
+
+
+def _repo_label(path: str | None, repo_id: str | None) -> str:
+    if repo_id is None:
+        return "(no repo)"
+    return Path(path).name if path else repo_id
+
+
 @click.command()
 @click.option("--repo", "repo_path", type=click.Path(exists=True, path_type=Path),
               help="Only commits of the work tree containing this folder.")
+@click.option("--since", type=_DAY, help="Only commits made on or after this day (YYYY-MM-DD, "
+              "local time).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (the newest).")
 @json_option
-def commits(repo_path: Path | None, as_json: bool) -> None:
-    """List attributed commits: lines added, AI lines by tool, human, bulk and external."""
+def commits(repo_path: Path | None, since: dt.datetime | None, limit: int | None,
+            as_json: bool) -> None:
+    """List attributed commits: each line is ai, ai_modified, human, bulk, external or unknown."""
     registry = RepoRegistry(default_keyer())
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = {"since": _day_arg(since), "limit": limit}
     if repo_path is not None:
         args["repo_id"] = registry.repo_id_for(work_tree_root(repo_path))
     result, _ = call({"cmd": "query", "name": "commits", "args": args})
-    known = {r.repo_id: r.path for r in registry.list()}
+    known = _repo_names(registry)
     rows = [{**c, "repo": known.get(c["repo_id"])} for c in result["commits"]]
 
     def render(console: Console) -> None:
-        table = Table("sha", "repo", "added", "ai", "human", "bulk", "external", "ai by tool")
+        table = Table(box=box.SIMPLE)
+        table.add_column("sha", no_wrap=True, min_width=10)
+        table.add_column("repo", overflow="fold")
+        for name in ("added", "ai", "ai mod", "human", "bulk", "ext", "unkn"):
+            table.add_column(name, justify="right")
+        table.add_column("ai by tool", overflow="fold")
         for r in rows:
             tools = ", ".join(f"{t} {n}" for t, n in sorted(r["ai_by_tool"].items()))
-            table.add_row(r["sha"][:10], Path(r["repo"]).name if r["repo"] else r["repo_id"],
-                          str(r["lines_added"]), str(r["ai_lines"]), str(r["human_lines"]),
-                          str(r["bulk_lines"]), str(r["external_lines"]), tools)
+            table.add_row(r["sha"][:10], _repo_label(r["repo"], r["repo_id"]),
+                          str(r["lines_added"]), str(r["ai_lines"]),
+                          str(r["ai_modified_lines"]), str(r["human_lines"]),
+                          str(r["bulk_lines"]), str(r["external_lines"]),
+                          str(r["unknown_lines"]), tools)
         console.print(table if rows else "no attributed commits yet (try `worktally sync`)")
 
     emit(as_json, rows, render)
 
 
-def _usage_table(usage: dict[str, Any]) -> Table:
-    """AI sessions, tokens and cost by outcome, then by tool."""
-    table = Table("", "sessions", "tokens", "cost (USD)",
-                  title=f"AI use: {usage['tokens_total']} tokens, ${usage['cost_usd']:.2f}")
-    for outcome, n in usage["sessions"].items():
-        table.add_row(outcome, str(n), str(usage["tokens"][outcome]),
-                      f"{usage['cost_usd_by_outcome'][outcome]:.2f}")
-    for tool, row in usage["by_tool"].items():
-        table.add_row(f"tool: {tool}", str(row["sessions"]), str(row["tokens"]),
-                      f"{row['cost_usd']:.2f}")
+def _cost(usage: dict[str, Any]) -> str:
+    """A cost for people: "unpriced" when no token had a price, never $0 for unknown models."""
+    if not usage["tokens"]:
+        return "-"
+    if usage["cost_usd"] is None:
+        return "unpriced"
+    text = f"${usage['cost_usd']:.2f}"
+    return f"{text} + unpriced" if usage["unpriced_tokens"] else text
+
+
+def _share(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 10:.1f}%"
+
+
+def _classes(lines: dict[str, Any]) -> str:
+    """Committed lines as ai/ai modified/human/bulk/external/unknown."""
+    return "/".join(str(lines[k]) for k in ("ai", "ai_modified", "human", "bulk", "external",
+                                            "unknown"))
+
+
+def _table(title: str, first: str, *columns: str, names: list[str] | None = None) -> Table:
+    """A narrow table: names in the first column stay whole (up to 40 characters)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    widest = max((len(n) for n in names or []), default=0)
+    table.add_column(first, no_wrap=True, min_width=min(max(widest, len(first)), 40))
+    for name in columns:
+        table.add_column(name, justify="right", overflow="fold")
     return table
+
+
+CLASSES_HEADER = "ai/mod/hum/bulk/ext/unk"
+
+
+def _me_render(result: dict[str, Any], names: dict[str, str], console: Console) -> None:
+    title = (f"week {result['week']}" if result["week"]
+             else f"{result['start'][:10]} to {result['end'][:10]} (end excluded)")
+    console.print(f"[bold]{title}[/bold]")
+    console.print("lines edited: " + ", ".join(
+        f"{source} {n}" for source, n in result["edit_lines"].items()))
+    lines = result["committed_lines"]
+    console.print(
+        f"commits: {result['commits']}, lines added: {lines['added']} (ai {lines['ai']}, "
+        f"ai modified {lines['ai_modified']}, human {lines['human']}, bulk {lines['bulk']}, "
+        f"external {lines['external']}, unknown {lines['unknown']})")
+    console.print(f"AI share of observed lines: {_share(result['ai_share_pm'])} "
+                  f"({lines['observed']} observed)")
+    if result["mostly_unknown"]:
+        console.print("[yellow]Most committed lines are unknown (worktally did not see them "
+                      "written): a week like this would not be reported.[/yellow]")
+    for key in ("ai_committed_by_tool", "ai_committed_by_kind"):
+        if result[key]:
+            console.print(key.replace("_", " ") + ": " + ", ".join(
+                f"{k} {v}" for k, v in sorted(result[key].items())))
+    surv = result["survival"]
+    rate = "n/a" if surv["rate"] is None else f"{surv['rate']:.0%}"
+    console.print(f"survival: {surv['ai_lines_surviving']}/{surv['ai_lines_checked']} "
+                  f"AI lines ({rate})")
+    usage = result["ai_usage"]
+    if usage["tokens_total"] or any(usage["sessions"].values()):
+        spent = f"${usage['cost_usd']:.2f}" + (" + unpriced" if usage["unpriced_models"] else "")
+        outcomes = _table(f"AI sessions: {usage['tokens_total']:,} tokens, {spent}",
+                          "outcome", "sessions", "tokens")
+        for outcome, n in usage["sessions"].items():
+            outcomes.add_row(outcome, str(n), f"{usage['tokens'][outcome]:,}")
+        console.print(outcomes)
+    if result["by_tool"]:
+        tools = _table("by tool", "tool", "sessions", "tokens", "cost", "ai lines", "ai mod.")
+        for tool, row in result["by_tool"].items():
+            tools.add_row(tool, str(row["sessions"]), f"{row['usage']['tokens']:,}",
+                          _cost(row["usage"]), str(row["ai_lines"]),
+                          str(row["ai_modified_lines"]))
+        console.print(tools)
+    if result["by_model"]:
+        models = _table("by model", "model", "input", "output", "cache w/r", "cost",
+                        names=list(result["by_model"]))
+        for model, row in result["by_model"].items():
+            u = row["usage"]
+            models.add_row(model, f"{u['input_tokens']:,}", f"{u['output_tokens']:,}",
+                           f"{u['cache_creation_tokens']:,}/{u['cache_read_tokens']:,}",
+                           _cost(u))
+        console.print(models)
+    if result["by_repo"]:
+        labels = [_repo_label(names.get(row["repo_id"] or ""), row["repo_id"])
+                  for row in result["by_repo"]]
+        repos = _table("by repo (local names)", "repo", "commits", CLASSES_HEADER, "AI share",
+                       "tokens", "cost", names=labels)
+        for label, row in zip(labels, result["by_repo"], strict=True):
+            c = row["committed_lines"]
+            repos.add_row(label,
+                          str(row["commits"]), _classes(c), _share(c["ai_share_pm"]),
+                          f"{row['usage']['tokens']:,}", _cost(row["usage"]))
+        console.print(repos)
+    if result["days"] is not None:
+        days = _table("by day", "day", "edited", "commits", CLASSES_HEADER, "AI share",
+                      "tokens", "cost")
+        for row in result["days"]:
+            c = row["committed_lines"]
+            days.add_row(row["date"], str(sum(row["edit_lines"].values())),
+                         str(row["commits"]), _classes(c), _share(c["ai_share_pm"]),
+                         f"{row['usage']['tokens']:,}", _cost(row["usage"]))
+        console.print(days)
 
 
 @click.command()
 @click.option("--week", help="ISO week like 2026-W09 (default: this week).")
+@click.option("--since", type=_DAY, help="First day (YYYY-MM-DD, local time), instead of a week.")
+@click.option("--until", type=_DAY, help="Last day, included (default: today).")
+@click.option("--daily", is_flag=True, help="Also break the period down day by day.")
 @json_option
-def me(week: str | None, as_json: bool) -> None:
-    """Your own week: edits by source, commits, AI lines by tool and kind, survival."""
-    result, _ = call({"cmd": "query", "name": "me", "args": {"week": week}})
-
-    def render(console: Console) -> None:
-        console.print(f"[bold]week {result['week']}[/bold]")
-        edits = Table("source", "lines edited", title="edits")
-        for source, n in result["edit_lines"].items():
-            edits.add_row(source, str(n))
-        console.print(edits)
-        lines = result["committed_lines"]
-        console.print(f"commits: {result['commits']}  lines added: {lines['added']}  "
-                      f"ai: {lines['ai']}  human: {lines['human']}  bulk: {lines['bulk']}  "
-                      f"external: {lines['external']}")
-        for title in ("ai_committed_by_tool", "ai_committed_by_kind"):
-            if result[title]:
-                console.print(title.replace("_", " ") + ": " + ", ".join(
-                    f"{k} {v}" for k, v in sorted(result[title].items())))
-        surv = result["survival"]
-        rate = "n/a" if surv["rate"] is None else f"{surv['rate']:.0%}"
-        console.print(f"survival: {surv['ai_lines_surviving']}/{surv['ai_lines_checked']} "
-                      f"AI lines ({rate})")
-        usage = result.get("ai_usage")
-        if usage:
-            console.print(_usage_table(usage))
-
-    emit(as_json, result, render)
+def me(week: str | None, since: dt.datetime | None, until: dt.datetime | None, daily: bool,
+       as_json: bool) -> None:
+    """Your own AI use and committed lines, by tool, model and repo (never leaves the machine)."""
+    if week is not None and (since is not None or until is not None):
+        raise click.UsageError("give either --week or --since/--until, not both")
+    if until is not None and since is None:
+        raise click.UsageError("--until needs --since")
+    args = {"week": week, "since": _day_arg(since), "until": _day_arg(until), "daily": daily}
+    result, _ = call({"cmd": "query", "name": "me", "args": args})
+    names = _repo_names(RepoRegistry(default_keyer()))
+    for row in result["by_repo"]:
+        row["repo"] = names.get(row["repo_id"]) if row["repo_id"] else None
+    emit(as_json, result, lambda console: _me_render(result, names, console))
 
 
 @click.command()

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from worktally.client.capture.line_keys import lines_of
+
 BEGIN = "*** Begin Patch"
 END = "*** End Patch"
 _ADD = "*** Add File: "
@@ -35,7 +37,8 @@ def parse_patch(text: str) -> list[PatchedFile]:
     added: dict[str, list[str]] = {}
     current: str | None = None
     in_patch = BEGIN not in text  # a bare body without the envelope is accepted too
-    for raw in text.splitlines():
+    # Split as git does (lines_of): a form feed or U+2028 stays inside its line.
+    for raw in lines_of(text):
         line = raw.rstrip("\r")
         if line.startswith(BEGIN):
             in_patch = True

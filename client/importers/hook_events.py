@@ -66,7 +66,8 @@ def edit_record(keyer: LineKeyer, repos: Repos, *, tool: str, kind: str, call_id
     return {"source": "ai", "keys": keys, "file_id": file_id, "repo_id": repo_id,
             "language": "", "tool": tool, "kind": kind, "model": None,
             "session_id": session_id, "line_count": count, "origin": origin, "ts": now,
-            "event_id": edit_event_id(tool, call_id, file_id), "type": "edit"}
+            "event_id": edit_event_id(tool, call_id, file_id), "supersedes": None,
+            "type": "edit"}
 
 
 def session_record(repos: Repos, tool: str, session_id: str, cwd: str | None,

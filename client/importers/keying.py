@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from worktally.client.capture.line_keys import LineKeyer, normalise
+from worktally.client.capture.line_keys import LineKeyer, lines_of, normalise
 
 CLAUDE_EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 # (repo_id, work tree root) of every registered repository.
@@ -30,24 +30,25 @@ def new_keys(keyer: LineKeyer, new_text: str, old_text: str = "") -> tuple[tuple
     """Keys of lines in `new_text` that `old_text` did not already hold, and their count.
 
     An edit's new text repeats unchanged context from the old text; those lines were in the
-    file before the agent touched it, so they are not the agent's.
+    file before the agent touched it, so they are not the agent's. The count is of lines that
+    count (keyed ones), the same rule as every other producer; text splits at "\n" only, as
+    git splits it (`lines_of`).
     """
-    lines = new_text.splitlines()
+    lines = lines_of(new_text)
     if not old_text:
-        return tuple(keyer.keys(lines)), len(lines)
-    before = Counter(normalise(line) for line in old_text.splitlines())
-    keys: list[int] = []
-    count = 0
+        keys = tuple(keyer.keys(lines))
+        return keys, len(keys)
+    before = Counter(normalise(line) for line in lines_of(old_text))
+    out: list[int] = []
     for line in lines:
         norm = normalise(line)
         if before[norm] > 0:
             before[norm] -= 1
             continue
-        count += 1
         key = keyer.key(line)
         if key is not None:
-            keys.append(key)
-    return tuple(keys), count
+            out.append(key)
+    return tuple(out), len(out)
 
 
 def normal(path: str) -> str:

@@ -14,7 +14,13 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from worktally.client.capture.records import SOURCES, EditEvent, RepoRegistration, from_dict, new_id
+from worktally.client.capture.records import (
+    EDIT_SOURCES,
+    EditEvent,
+    RepoRegistration,
+    from_dict,
+    new_id,
+)
 from worktally.client.capture.spool import load_batch_document
 from worktally.client.errors import SpoolError
 
@@ -23,8 +29,10 @@ EDIT_COLUMNS = (
     "event_id", "ts", "repo_id", "file_id", "language", "source", "tool", "kind", "model",
     "session_id", "line_count", "origin",
 )
-_OPTIONAL_TEXT = ("repo_id", "tool", "kind", "model", "session_id")
-_SOURCES = frozenset(SOURCES)
+# Every list of EditColumns: the table's columns, the keys (for edit_lines) and supersedes.
+EDIT_FIELDS = (*EDIT_COLUMNS, "keys", "supersedes")
+_OPTIONAL_TEXT = ("repo_id", "tool", "kind", "model", "session_id", "supersedes")
+_SOURCES = frozenset(EDIT_SOURCES)
 _EDIT = EditEvent.record_type
 _REGISTRATION = RepoRegistration.record_type
 
@@ -46,6 +54,8 @@ class EditColumns:
     line_count: list[int] = field(default_factory=list)
     origin: list[str] = field(default_factory=list)
     keys: list[list[int]] = field(default_factory=list)
+    # Not a column of `edits`: the drain applies it to the edit it names.
+    supersedes: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.event_id)
@@ -54,6 +64,7 @@ class EditColumns:
         for name in EDIT_COLUMNS:
             getattr(self, name).append(getattr(r, name))
         self.keys.append(list(r.keys))
+        self.supersedes.append(r.supersedes)
 
     def extend_dicts(self, dicts: list[dict[str, Any]]) -> None:
         """Append spooled edit dicts; ValueError if any would not make a valid EditEvent.
@@ -112,6 +123,7 @@ class EditColumns:
         self.line_count.extend(line_count)
         self.origin.extend(origin)
         self.keys.extend(keys)
+        self.supersedes.extend(optional["supersedes"])
 
 
 _STR = frozenset({str})

@@ -21,7 +21,7 @@ import duckdb
 from worktally.client.capture.records import EditEvent, RepoRegistration
 from worktally.client.capture.spool import Batch, Spool
 from worktally.client.errors import SpoolError
-from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns, ParsedBatch, read_batch
+from worktally.client.store.batch_reader import EDIT_FIELDS, EditColumns, ParsedBatch, read_batch
 from worktally.client.store.record_writers import (
     WRITERS,
     Connection,
@@ -108,7 +108,7 @@ def store_group(con: Connection, group: Sequence[ParsedBatch]) -> set[str]:
         edits = EditColumns()
         others: list[Any] = []
         for b in fresh.values():
-            for name in (*EDIT_COLUMNS, "keys"):
+            for name in EDIT_FIELDS:
                 getattr(edits, name).extend(getattr(b.edits, name))
             others.extend(b.others)
         _store_edit_columns(con, edits)

@@ -246,6 +246,27 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        8,
+        """
+        -- Committed lines are ai, ai_modified (AI text a person changed), human (typed while
+        -- observed), bulk, external or unknown (not observed at all). Before this step a line
+        -- that matched no edit was stored as human; only a typed edit recorded before its
+        -- commit makes a line human, so the others become unknown here.
+        ALTER TABLE commits ADD COLUMN ai_modified_lines INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE commits ADD COLUMN unknown_lines INTEGER NOT NULL DEFAULT 0;
+        UPDATE commit_lines SET source = 'unknown'
+        WHERE source = 'human' AND NOT EXISTS (
+            SELECT 1 FROM edit_lines AS e JOIN commits AS c
+                 ON c.repo_id = commit_lines.repo_id AND c.sha = commit_lines.sha
+            WHERE e.line_key = commit_lines.line_key AND e.source = 'typed'
+              AND e.ts < c.committed_at + INTERVAL 1 SECOND);
+        UPDATE commits SET unknown_lines = u.n, human_lines = commits.human_lines - u.n
+        FROM (SELECT repo_id, sha, count(*) AS n FROM commit_lines WHERE source = 'unknown'
+              GROUP BY repo_id, sha) AS u
+        WHERE commits.repo_id = u.repo_id AND commits.sha = u.sha;
+        """,
+    ),
+    (
         20,
         """
         -- A tool's own per-session token account (origin 'summary', e.g. Copilot CLI's

@@ -1,17 +1,18 @@
-"""The read and forget SQL behind `worktally status`, `commits`, `me` and `forget`.
+"""The read and forget SQL behind `worktally status`, `commits` and `forget`.
 
 Plain functions over a connection, so the agent (through its owner thread) and a CLI
-holding the lock run exactly the same code. Results are JSON-ready dicts.
+holding the lock run exactly the same code. `me` is composed in `attribution.local_view`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from worktally.client.capture.records import SOURCES
+from worktally.client.capture.records import EDIT_SOURCES
 from worktally.client.store.transaction import transaction
 from worktally.client.wire import periods
 
@@ -50,7 +51,7 @@ def edit_lines_by_source(con: Connection, start: dt.datetime, end: dt.datetime) 
         "WHERE ts >= ? AND ts < ? GROUP BY source",
         [start, end],
     ).fetchall()
-    counts = dict.fromkeys(SOURCES, 0)
+    counts = dict.fromkeys(EDIT_SOURCES, 0)
     counts.update({str(source): int(n) for source, n in rows})
     return counts
 
@@ -68,100 +69,69 @@ def status(con: Connection, now: float) -> dict[str, Any]:
     }
 
 
-def commits(con: Connection, repo_id: str | None = None) -> list[dict[str, Any]]:
-    """Attributed commits, newest first, with AI lines per tool."""
+@dataclass(frozen=True)
+class CommitRow:
+    """One attributed commit: its lines by class (they add up to `lines_added`)."""
+
+    sha: str
+    repo_id: str
+    committed_at: dt.datetime
+    is_merge: bool
+    lines_added: int
+    ai_lines: int
+    ai_modified_lines: int
+    human_lines: int
+    bulk_lines: int
+    external_lines: int
+    unknown_lines: int
+    ai_by_tool: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sha": self.sha, "repo_id": self.repo_id, "lines_added": self.lines_added,
+            "ai_lines": self.ai_lines, "ai_modified_lines": self.ai_modified_lines,
+            "human_lines": self.human_lines, "bulk_lines": self.bulk_lines,
+            "external_lines": self.external_lines, "unknown_lines": self.unknown_lines,
+            "ai_by_tool": dict(self.ai_by_tool), "committed_at": _iso(self.committed_at),
+            "is_merge": self.is_merge,
+        }
+
+
+def commits(con: Connection, repo_id: str | None = None, since: dt.datetime | None = None,
+            limit: int | None = None) -> list[CommitRow]:
+    """Attributed commits, newest first (from `since` on; at most `limit`), AI lines by tool."""
     rows = con.execute(
         """
-        SELECT c.repo_id, c.sha, c.lines_added, c.ai_lines, c.human_lines, c.bulk_lines,
-               c.external_lines, c.committed_at, c.is_merge,
+        SELECT c.repo_id, c.sha, c.lines_added, c.ai_lines, c.ai_modified_lines, c.human_lines,
+               c.bulk_lines, c.external_lines, c.unknown_lines, c.committed_at, c.is_merge,
                (SELECT list(struct_pack(tool := coalesce(l.tool, 'unknown'), n := l.n))
                   FROM (SELECT tool, count(*) AS n FROM commit_lines
                         WHERE repo_id = c.repo_id AND sha = c.sha AND source = 'ai'
                         GROUP BY tool) AS l) AS by_tool
         FROM commits AS c
-        WHERE ($1::VARCHAR IS NULL OR c.repo_id = $1)
+        WHERE ($repo::VARCHAR IS NULL OR c.repo_id = $repo)
+          AND ($since::TIMESTAMPTZ IS NULL OR c.committed_at >= $since)
         ORDER BY c.committed_at DESC, c.sha
+        LIMIT $limit
         """,
-        [repo_id],
+        {"repo": repo_id, "since": since, "limit": limit},
     ).fetchall()
     out = []
-    for repo, sha, added, ai, human, bulk, external, committed_at, is_merge, by_tool in rows:
-        out.append(
-            {
-                "sha": sha,
-                "repo_id": repo,
-                "lines_added": int(added),
-                "ai_lines": int(ai),
-                "human_lines": int(human),
-                "bulk_lines": int(bulk),
-                "external_lines": int(external),
-                "ai_by_tool": {item["tool"]: int(item["n"]) for item in by_tool or []},
-                "committed_at": _iso(committed_at),
-                "is_merge": bool(is_merge),
-            }
-        )
+    for (repo, sha, added, ai, modified, human, bulk, external, unknown, committed_at, is_merge,
+         by_tool) in rows:
+        out.append(CommitRow(
+            sha=str(sha), repo_id=str(repo), committed_at=committed_at, is_merge=bool(is_merge),
+            lines_added=int(added), ai_lines=int(ai), ai_modified_lines=int(modified),
+            human_lines=int(human), bulk_lines=int(bulk), external_lines=int(external),
+            unknown_lines=int(unknown),
+            ai_by_tool={item["tool"]: int(item["n"]) for item in by_tool or []},
+        ))
     return out
 
 
 def current_week(now: float) -> str:
     """The ISO week of `now` in local time (the developer's own views use local weeks)."""
     return str(periods.local_week_of(now))
-
-
-def me(con: Connection, week: str) -> dict[str, Any]:
-    """The developer's own week: edits by source, commits, AI lines by tool/kind, survival."""
-    start, end = periods.local_bounds(periods.parse_week(week))
-    totals = con.execute(
-        """
-        SELECT count(*), coalesce(sum(lines_added), 0), coalesce(sum(ai_lines), 0),
-               coalesce(sum(human_lines), 0), coalesce(sum(bulk_lines), 0),
-               coalesce(sum(external_lines), 0)
-        FROM commits WHERE committed_at >= ? AND committed_at < ?
-        """,
-        [start, end],
-    ).fetchone()
-    n_commits, added, ai, human, bulk, external = (int(v) for v in totals or (0,) * 6)
-    by_tool_kind = con.execute(
-        """
-        SELECT coalesce(l.tool, 'unknown'), coalesce(l.kind, 'unknown'), count(*)
-        FROM commit_lines AS l JOIN commits AS c USING (repo_id, sha)
-        WHERE l.source = 'ai' AND c.committed_at >= ? AND c.committed_at < ?
-        GROUP BY ALL ORDER BY ALL
-        """,
-        [start, end],
-    ).fetchall()
-    by_tool: dict[str, int] = {}
-    by_kind: dict[str, int] = {}
-    for tool, kind, n in by_tool_kind:
-        by_tool[tool] = by_tool.get(tool, 0) + int(n)
-        by_kind[kind] = by_kind.get(kind, 0) + int(n)
-    surv = con.execute(
-        """
-        SELECT coalesce(sum(s.ai_lines), 0), coalesce(sum(s.ai_surviving), 0)
-        FROM survival AS s JOIN commits AS c USING (repo_id, sha)
-        WHERE c.committed_at >= ? AND c.committed_at < ?
-        """,
-        [start, end],
-    ).fetchone()
-    checked, surviving = (int(v) for v in surv or (0, 0))
-    result: dict[str, Any] = {
-        "week": week,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "edit_lines": edit_lines_by_source(con, start, end),
-        "commits": n_commits,
-        "committed_lines": {
-            "added": added, "ai": ai, "human": human, "bulk": bulk, "external": external,
-        },
-        "ai_committed_by_tool": by_tool,
-        "ai_committed_by_kind": by_kind,
-        "survival": {
-            "ai_lines_checked": checked,
-            "ai_lines_surviving": surviving,
-            "rate": round(surviving / checked, 4) if checked else None,
-        },
-    }
-    return result
 
 
 def _existing_tables(con: Connection) -> set[str]:

@@ -21,7 +21,7 @@ from worktally.client.capture.records import (
     OtlpCount,
     TokenUsage,
 )
-from worktally.client.store.batch_reader import EDIT_COLUMNS, EditColumns
+from worktally.client.store.batch_reader import EDIT_COLUMNS, EDIT_FIELDS, EditColumns
 
 Connection = duckdb.DuckDBPyConnection
 TableWriter = Callable[[Connection, Sequence[Any]], None]
@@ -43,7 +43,7 @@ _EDIT_TYPES = {
     "event_id": "VARCHAR", "ts": "DOUBLE", "repo_id": "VARCHAR", "file_id": "VARCHAR",
     "language": "VARCHAR", "source": "VARCHAR", "tool": "VARCHAR", "kind": "VARCHAR",
     "model": "VARCHAR", "session_id": "VARCHAR", "line_count": "INTEGER", "origin": "VARCHAR",
-    "keys": "VARCHAR",
+    "keys": "VARCHAR", "supersedes": "VARCHAR",
 }
 _EDIT_SELECT = ", ".join("to_timestamp(ts)" if n == "ts" else n for n in EDIT_COLUMNS)
 
@@ -57,7 +57,7 @@ def _stage_edits(con: Connection, cols: EditColumns) -> None:
     """
     selects: list[str] = []
     params: list[Any] = []
-    for name in (*EDIT_COLUMNS, "keys"):
+    for name in EDIT_FIELDS:
         column: list[Any] = (
             [",".join(map(str, k)) for k in cols.keys] if name == "keys" else getattr(cols, name)
         )
@@ -92,9 +92,46 @@ def _store_edit_columns(con: Connection, cols: EditColumns) -> None:
             "to_timestamp(ts), source, tool, kind, session_id, file_id, repo_id "
             "FROM drain_fresh WHERE keys <> ''"
         )
+        if any(s is not None for s in cols.supersedes):
+            _apply_supersedes(con)
     finally:
         con.execute("DROP TABLE IF EXISTS drain_edits")
         con.execute("DROP TABLE IF EXISTS drain_fresh")
+
+
+# A superseding edit (a late signal relabelled lines already counted) takes its lines over
+# from the edit it names: that edit loses one row per key it shares (as a multiset) and as
+# many counted lines as the new edit counts. Only edits new in this drain apply, so a replay
+# changes nothing.
+_SUPERSEDE_LINES_SQL = """
+DELETE FROM edit_lines WHERE rowid IN (
+    SELECT l.rowid
+    FROM (
+        SELECT rowid, event_id, line_key,
+               row_number() OVER (PARTITION BY event_id, line_key ORDER BY rowid) AS nth
+        FROM edit_lines
+        WHERE event_id IN (SELECT supersedes FROM drain_fresh WHERE supersedes IS NOT NULL)
+    ) AS l
+    JOIN (
+        SELECT supersedes AS event_id, key AS line_key, count(*) AS n
+        FROM (SELECT supersedes, unnest(string_split(keys, ',')::BIGINT[]) AS key
+              FROM drain_fresh WHERE supersedes IS NOT NULL AND keys <> '')
+        GROUP BY ALL
+    ) AS w USING (event_id, line_key)
+    WHERE l.nth <= w.n
+)
+"""
+_SUPERSEDE_COUNT_SQL = """
+UPDATE edits SET line_count = greatest(edits.line_count - m.n, 0)
+FROM (SELECT supersedes, sum(line_count) AS n FROM drain_fresh
+      WHERE supersedes IS NOT NULL GROUP BY supersedes) AS m
+WHERE edits.event_id = m.supersedes
+"""
+
+
+def _apply_supersedes(con: Connection) -> None:
+    con.execute(_SUPERSEDE_LINES_SQL)
+    con.execute(_SUPERSEDE_COUNT_SQL)
 
 
 def write_edits(con: Connection, records: Sequence[EditEvent]) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from worktally.client.wire.errors import MeasurementError
+from worktally.client.wire.privacy import ACCEPTED_SCALES
 from worktally.client.wire.vdaf import Entry, Prio3, bounded_vec
 
 SCHEMA_VERSION_SECURE = 2
@@ -226,6 +227,27 @@ def released_coordinates(entry_sums: Sequence[int]) -> list[int]:
         if gate is not None:
             released[i] -= metric.centre * sums[gate]
     return released
+
+
+def local_accepted_range(epsilon_release: float) -> list[tuple[int, int]]:
+    """Local mode: per entry, the noised values a correct client can send.
+
+    Local reports are noised on the machine with `entry_noise` and sent unclipped (clipping
+    again would bias every mean), so the aggregator accepts each entry's bounds widened by
+    ACCEPTED_SCALES times its noise's scale (a share's entry carries c times its gate's draw
+    too) and refuses only what the mechanism cannot produce. This is local mode's weakness:
+    a dishonest client may send any value in this wider range, which secure mode's proofs
+    rule out.
+    """
+    coords = coordinates(epsilon_release)
+    out = []
+    for i, metric in enumerate(SECURE_METRICS):
+        gate = gate_index(metric)
+        spread = coords[i].scale + (metric.centre * coords[gate].scale if gate is not None
+                                    else 0.0)
+        margin = math.ceil(ACCEPTED_SCALES * spread)
+        out.append((-margin, metric.bound + margin))
+    return out
 
 
 def ctx(task_id: bytes) -> bytes:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import re
 
 from worktally.aggregator.dashboard import BOTTOM, HEIGHT, TOP, mean_chart
-from worktally.aggregator.intervals import Estimate
-from worktally.aggregator.summary import Figure, Row
+from worktally.aggregator.releases import MetricEstimate
+from worktally.aggregator.summary import Figure, Row, metric_info
 from worktally.client.wire.schema import METRICS
 
 
 def row(cohort: str, value: float, low: float, high: float) -> Row:
-    estimate = Estimate(value=value, low=low, high=high, variance=100.0)
-    figures = tuple(Figure(m.name, estimate, estimate) for m in METRICS)
+    figures = tuple(Figure(m.name, MetricEstimate(m.name, value, value, low, high, 19.6, True,
+                                                  12), None) for m in METRICS)
     return Row(cohort=cohort, period="2026-W48", n=12, figures=figures)
 
 
 def test_an_estimate_outside_its_clipped_interval_stays_in_the_chart() -> None:
     # A noisy mean of -40 with its interval clipped to the metric's lower bound 0.
     rows = [row("growth", -40.0, 0.0, 120.0), row("platform", 1060.0, 800.0, 1000.0)]
-    svg = mean_chart(0, METRICS[0], rows, {"growth": "#111", "platform": "#222"})
+    svg = mean_chart(metric_info(METRICS[0].name), rows, {"growth": "#111", "platform": "#222"})
     ys = [float(v) for v in re.findall(r'c?y[12]?="(-?[0-9.]+)"', svg)]
     assert len(ys) >= 8
     assert all(0 <= y <= HEIGHT for y in ys), ys
@@ -32,6 +32,7 @@ def test_an_estimate_outside_its_clipped_interval_stays_in_the_chart() -> None:
 
 
 def test_an_estimate_inside_the_range_is_a_filled_dot() -> None:
-    svg = mean_chart(0, METRICS[0], [row("growth", 0.5, 0.2, 0.8)], {"growth": "#111"})
+    svg = mean_chart(metric_info(METRICS[0].name), [row("growth", 0.5, 0.2, 0.8)],
+                     {"growth": "#111"})
     assert 'fill="#111"' in svg
     assert 'fill="white"' not in svg

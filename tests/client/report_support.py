@@ -25,13 +25,13 @@ def seed_week(con: Connection, week: IsoWeek, canary: str = "canary", ai_lines: 
         [f"{canary}-typed", at, f"{canary}-file", f"{canary}-repo"],
     )
     con.execute(
-        "INSERT INTO commits VALUES (?, ?, ?, false, 100, 30, 5, 0, 65, true, ?)",
+        "INSERT INTO commits VALUES (?, ?, ?, false, 100, 30, 5, 0, 65, true, ?, 0, 0)",
         [f"{canary}-repo", f"{canary}-sha", at, at],
     )
     # A commit 14 days before the week's Wednesday: its survival window closes in the week.
     old = at - dt.timedelta(days=14)
     con.execute(
-        "INSERT INTO commits VALUES (?, ?, ?, false, 20, 20, 0, 0, 0, true, ?)",
+        "INSERT INTO commits VALUES (?, ?, ?, false, 20, 20, 0, 0, 0, true, ?, 0, 0)",
         [f"{canary}-repo", f"{canary}-old", old, old],
     )
     con.execute(

@@ -4,6 +4,7 @@ then a whole session through `worktally lsp`, git, `worktally sync` and `worktal
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,16 @@ def test_copilot_lua_accept_is_wrapped_once(plugin_checks: dict[str, Any]) -> No
     assert plugin_checks["lua_bound_key_rebound"] is True
 
 
+def test_status_line_says_when_the_agent_is_down(plugin_checks: dict[str, Any]) -> None:
+    assert plugin_checks["status_up"] == (
+        "worktally today: typed 2 · ai 6 · ai modified 1 · bulk 3 · external 0")
+    down = plugin_checks["status_down"]
+    assert down.startswith("worktally: the worktally agent is not running: 4 batches")
+    assert "12 lines) wait in the spool" in down
+    assert down.endswith("This session: typed 0 · ai 0 · ai modified 0 · bulk 0 · external 0"
+                         " (paused)")
+
+
 def test_missing_server_is_reported_once(plugin_checks: dict[str, Any]) -> None:
     notes = plugin_checks["missing_server_notes"]
     assert len(notes) == 1
@@ -198,9 +210,13 @@ def test_neovim_session_is_attributed_line_by_line(
     assert session["status"].get("err") is None
     # The server's own counts (no agent runs), as :WorktallyStatus shows them: the editor
     # cannot tell the browser copy from any other put, so both puts are bulk here.
-    assert session["status"]["result"] == {
+    result = session["status"]["result"]
+    assert {k: result[k] for k in ("typed", "ai", "bulk", "external", "paused", "agent")} == {
         "typed": 2, "ai": 6, "bulk": 6, "external": 0, "paused": False, "agent": False,
     }
+    # The agent is down: the reply says so, with the lines waiting in the spool.
+    assert (result["ai_modified"], result["counts"]) == (0, "session")
+    assert result["spool"]["edit_lines"] >= 14 and "not running" in result["note"]
     # The plugin reported exactly the two accepted blocks (0-based lines 2-4 and 11-13) and,
     # when asked to, the two puts (lines 5-7 and 8-10); the same edits are attributed
     # either way.
@@ -223,3 +239,67 @@ def test_neovim_session_is_attributed_line_by_line(
     assert row["bulk_lines"] == 3
     assert row["human_lines"] == 2
     assert row["external_lines"] == 0
+
+
+TRUTH_BLOCKS: dict[str, Any] = {
+    "typed": ["typed_total = 41", 'typed_label = "hand"'],
+    "copilot_vim": ["def ai_vim_helper(x):", "    doubled = x * 2", "    return doubled + 1"],
+    "paste": ["pasted_one = [1, 2, 3]", 'pasted_two = {"k": "v"}'],
+    # Buffer line 4 is the accepted block's second line; the person appends to it.
+    "edit": {"line": 4, "text": " + offset"},
+}
+LEGACY = [f"legacy_value_{i} = compute_legacy({i})" for i in range(5)]
+VENDORED = ["vendored_a = third_party_value(1)", "vendored_b = third_party_value(2)"]
+GENERATED = ["generated_a = build_step_output(1)", "generated_b = build_step_output(2)"]
+CLASS_KEYS = ("lines_added", "ai_lines", "ai_modified_lines", "human_lines", "bulk_lines",
+              "external_lines", "unknown_lines")
+
+
+def test_every_line_class_end_to_end(git_repo: Any, worktally_home: Path,
+                                     tmp_path: Path) -> None:
+    """History from before the repo was watched is unknown, an AI line the person edits is
+    ai_modified, typed lines are human, a put is bulk, a file written on disk is external and
+    a file nothing saw being written is unknown."""
+    exe = Path(sys.executable).with_name("worktally")
+    repo = git_repo("truth")
+    legacy = repo.commit("history before worktally",
+                         files={"legacy.py": "\n".join(LEGACY) + "\n"},
+                         when=int(time.time()) - 2 * 86_400)
+    target = repo.root / "calc.py"
+    env = {"WORKTALLY_BIN": str(exe), "WORKTALLY_TEST_FILE": str(target),
+           "WORKTALLY_TEST_BLOCKS": json.dumps(TRUTH_BLOCKS)}
+    session = run_headless(SCRIPTS / "truth_session.lua", env, repo.root, tmp_path / "t.json")
+
+    ai_block = TRUTH_BLOCKS["copilot_vim"]
+    edited = [ai_block[0], ai_block[1] + TRUTH_BLOCKS["edit"]["text"], ai_block[2]]
+    assert session["lines"] == [*TRUTH_BLOCKS["typed"], *edited, *TRUTH_BLOCKS["paste"]]
+    assert session["exit"] == {"code": 0, "signal": 0}
+    status = session["status"]["result"]
+    assert (status["typed"], status["bulk"], status["ai"] + status["ai_modified"]) == (2, 2, 3)
+    assert status["agent"] is False and "agent is not running" in session["status_line"]
+
+    # A file copied in while only the editor ran: nothing saw it being written.
+    repo.write("vendored.py", "\n".join(VENDORED) + "\n")
+    first = json.loads(_worktally("sync", "--json", cwd=repo.root))
+    assert first["registrations"] == 1  # the language server asked to watch the repo
+    # Written on disk once the repo is watched: the watcher's external lines.
+    repo.write("generated.py", "\n".join(GENERATED) + "\n")
+    second = json.loads(_worktally("sync", "--json", cwd=repo.root))
+    assert second["external_edits"] == 2
+    sha = repo.commit("add calc")
+    _worktally("sync", cwd=repo.root)
+    commits = {c["sha"]: c for c in json.loads(_worktally("commits", "--json", cwd=repo.root))}
+
+    history = commits[legacy]
+    assert {k: history[k] for k in CLASS_KEYS} == {
+        "lines_added": 5, "ai_lines": 0, "ai_modified_lines": 0, "human_lines": 0,
+        "bulk_lines": 0, "external_lines": 0, "unknown_lines": 5}
+    row = commits[sha]
+    assert {k: row[k] for k in CLASS_KEYS} == {
+        "lines_added": 11, "ai_lines": 2, "ai_modified_lines": 1, "human_lines": 2,
+        "bulk_lines": 2, "external_lines": 2, "unknown_lines": 2}
+    assert row["ai_by_tool"] == {"copilot": 2}
+    me = json.loads(_worktally("me", "--since", dt.date.today().isoformat(), "--json",
+                               cwd=repo.root))
+    # Observed lines only: 2 AI lines of 9 observed (the 7 unknown are left out).
+    assert me["committed_lines"]["observed"] == 9 and me["ai_share_pm"] == 222

@@ -13,6 +13,7 @@ from pygls.lsp.client import LanguageClient
 
 from worktally.client.capture.records import EditEvent, RepoRegistration
 from worktally.client.capture.spool import Batch, Spool
+from worktally.lsp.signals import as_plain
 
 SESSION_TIMEOUT_S = 60
 EXIT_TIMEOUT_S = 15
@@ -128,8 +129,8 @@ class Editor:
 
     async def status(self) -> dict[str, Any]:
         result = await self.client.protocol.send_request_async("worktally/status", {})
-        # pygls's client turns untyped JSON objects into namedtuples.
-        reply = result._asdict() if hasattr(result, "_asdict") else result
+        # pygls's client turns untyped JSON objects (nested ones too) into namedtuples.
+        reply = as_plain(result)
         assert isinstance(reply, dict), reply
         return reply
 

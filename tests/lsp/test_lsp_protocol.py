@@ -21,9 +21,15 @@ from lsprotocol import types
 
 from worktally.client import paths
 from worktally.client.capture.line_keys import LineKeyer
+from worktally.client.capture.records import EditEvent
+from worktally.client.capture.spool import Backlog, Spool
+from worktally.lsp.status import status_reply
 
 POLL_TIMEOUT_S = 15.0
-STATUS_KEYS = {"typed", "ai", "bulk", "external", "paused", "agent"}
+# The reply grew ai_modified, counts, spool and note (it had the first six keys only).
+STATUS_KEYS = {"typed", "ai", "bulk", "external", "paused", "agent", "ai_modified", "counts",
+               "spool", "note"}
+ORIGINAL_KEYS = ("typed", "ai", "bulk", "external", "paused", "agent")
 
 
 async def poll_status(editor: Editor, done: Any) -> dict[str, Any]:
@@ -97,10 +103,18 @@ def test_status_without_agent_counts_this_session(git_repo) -> None:
         return before, after
 
     before, after = run_editor(repo.root, script)
-    assert before == {"typed": 0, "ai": 0, "bulk": 0, "external": 0, "paused": False,
-                      "agent": False}
-    assert after == {"typed": 2, "ai": 0, "bulk": 2, "external": 0, "paused": False,
-                     "agent": False}
+    assert {k: before[k] for k in ORIGINAL_KEYS} == {
+        "typed": 0, "ai": 0, "bulk": 0, "external": 0, "paused": False, "agent": False}
+    assert {k: after[k] for k in ORIGINAL_KEYS} == {
+        "typed": 2, "ai": 0, "bulk": 2, "external": 0, "paused": False, "agent": False}
+    assert set(after) == STATUS_KEYS and after["ai_modified"] == 0
+    # No agent: the counts are this session's, and what waits in the spool is said plainly.
+    assert (before["counts"], after["counts"]) == ("session", "session")
+    assert before["spool"]["edit_lines"] == 0
+    assert after["spool"]["edit_lines"] == 4 and after["spool"]["complete"] is True
+    assert after["spool"]["batches"] >= 1 and after["spool"]["records"] >= 3
+    note = after["note"]
+    assert "agent is not running" in note and f"{after['spool']['batches']} batches" in note
 
 
 def test_settled_edits_are_spooled_without_save_or_shutdown(git_repo, keyer: LineKeyer) -> None:
@@ -216,3 +230,33 @@ def test_protocol_errors_stay_quiet_and_name_no_path(git_repo) -> None:
     assert shown == []
     assert b"was not handled" in stderr
     assert b"cnry-never-opened" not in stderr
+
+
+def test_status_without_agent_reports_what_waits_in_the_spool(git_repo) -> None:
+    # Another editor's lines from earlier, not yet drained: the agent is down.
+    Spool().write([EditEvent(source="typed", keys=(1, 2, 3), file_id="f", line_count=3),
+                   EditEvent(source="ai", keys=(4, 5), file_id="f", line_count=2,
+                             tool="copilot", kind="completion")])
+    repo = git_repo("svc")
+
+    async def script(editor: Editor) -> dict[str, Any]:
+        return await editor.status()
+
+    status = run_editor(repo.root, script)
+    assert (status["agent"], status["counts"]) == (False, "session")
+    assert status["spool"]["edit_lines"] == 5 and status["spool"]["records"] >= 2
+    assert status["spool"]["batches"] >= 1
+    assert "5 lines" in status["note"] and "wait in the spool" in status["note"]
+
+
+def test_status_reply_shapes() -> None:
+    backlog = Backlog(batches=3, records=40, edit_lines=120, complete=False)
+    down = status_reply(None, {"typed": 2, "ai_modified": 1}, False, backlog)
+    assert (down["typed"], down["ai"], down["ai_modified"], down["counts"]) == (
+        2, 0, 1, "session")
+    assert "3 batches (40+ records, 120+ lines)" in down["note"]
+    idle = status_reply(None, {}, True, Backlog(0, 0, 0))
+    assert idle["paused"] is True and "not running" in idle["note"]
+    up = status_reply({"typed": 7, "ai": 1, "paused": False}, {"typed": 2}, True, backlog)
+    assert (up["typed"], up["paused"], up["agent"], up["note"]) == (7, False, True, None)
+    assert up["spool"] == backlog.to_json()

@@ -55,14 +55,24 @@ def test_multi_line_insert_marks_only_lines_that_received_text() -> None:
 
 
 def test_precedence_ai_over_bulk_over_typed() -> None:
-    tracker = DocumentTracker(1)
+    tracker = DocumentTracker(2)
+    tracker.apply_change(Pos(1, 0), Pos(1, 0), "y", 0.0, 2)
+    tracker.apply_change(Pos(1, 1), Pos(1, 1), " = bulk()", 0.0, 2)  # bulk over typed
+    assert tracker.lines[1] == DirtyLine(BULK, 0.0, None)
     tracker.apply_change(Pos(0, 0), Pos(0, 0), "x = 1", 0.0, 2)
-    tracker.apply_mark(LineSpan(0, 0), AI, 0.0)
+    tracker.apply_mark(LineSpan(0, 0), AI, 0.0)  # ai over bulk
+    assert tracker.lines[0] == DirtyLine(AI, 0.0, None)
+    tracker.apply_mark(LineSpan(0, 0), PASTE, 0.05)  # a paste claim never downgrades AI
+    assert isinstance(tracker.lines[0], DirtyLine) and tracker.lines[0].attribution == AI
+    # A person's text on an AI line makes it ai_modified (this assertion said the line
+    # stayed `ai` before the ai_modified class existed), keeping the AI's tool and kind.
     tracker.apply_change(Pos(0, 5), Pos(0, 5), "0", 0.1, 2)  # typing on an AI line
     tracker.apply_change(Pos(0, 0), Pos(0, 0), "bulk text", 0.2, 2)
-    assert tracker.lines[0] == DirtyLine(AI, 0.2, None)
-    tracker.apply_mark(LineSpan(0, 0), PASTE, 0.3)  # a paste claim never downgrades AI
-    assert isinstance(tracker.lines[0], DirtyLine) and tracker.lines[0].attribution == AI
+    assert tracker.lines[0] == DirtyLine(AI.modified(), 0.2, None)
+    assert (AI.modified().tool, AI.modified().kind) == ("copilot", "completion")
+    tracker.apply_mark(LineSpan(0, 0), PASTE, 0.3)  # nor ai_modified
+    assert isinstance(tracker.lines[0], DirtyLine)
+    assert tracker.lines[0].attribution.source == "ai_modified"
 
 
 def test_joining_lines_keeps_the_strongest_state() -> None:
@@ -78,16 +88,18 @@ def test_settling_takes_only_quiet_lines_and_groups_runs() -> None:
     tracker = DocumentTracker(1)
     tracker.apply_change(Pos(0, 0), Pos(0, 0), "a()\nb()\nc()\nd()", 0.0, 2)
     tracker.apply_mark(LineSpan(2, 3), AI, 0.0)
-    tracker.apply_change(Pos(3, 3), Pos(3, 3), "x", 0.9, 2)  # line 3 still hot
+    # Line 3 still hot; the person's keystroke on that AI line makes it ai_modified.
+    tracker.apply_change(Pos(3, 3), Pos(3, 3), "x", 0.9, 2)
     assert tracker.take_settled(0.5, 1.0) == []
     runs = tracker.take_settled(1.5, 1.0)
     assert [(r.first, r.last, r.attribution.source) for r in runs] == [(0, 1, "bulk"), (2, 2, "ai")]
     assert tracker.has_dirty
     (last,) = tracker.take_settled(1.5, 1.0, everything=True)
-    assert (last.first, last.last, last.attribution) == (3, 3, AI)
+    # Was (3, 3, AI) while a keystroke on an AI line left it `ai`.
+    assert (last.first, last.last, last.attribution) == (3, 3, AI.modified())
     assert not tracker.has_dirty
     assert tracker.lines == [CountedLine("bulk"), CountedLine("bulk"), CountedLine("ai"),
-                             CountedLine("ai")]
+                             CountedLine("ai_modified")]
 
 
 def test_a_line_is_counted_once_per_source_level() -> None:
@@ -165,3 +177,103 @@ def test_unsignalled_bulk_waits_out_the_signal_window() -> None:
     tracker.apply_mark(LineSpan(0, 1), AI, 1.8)
     late = tracker.take_settled(3.0, 1.0, bulk_settle_s=2.0)
     assert [(r.first, r.last, r.attribution) for r in late] == [(0, 1, AI)]
+
+
+# -- provenance: AI lines a person changes, and signals that arrive after the flush --------
+
+
+def _ai_block(tracker: DocumentTracker, at: float = 0.0) -> None:
+    """Three AI lines (0-2) followed by an empty line 3."""
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "one()\ntwo()\nthree()\n", at, 2)
+    tracker.apply_mark(LineSpan(0, 2), AI, at)
+
+
+def test_typing_on_a_flushed_ai_line_records_it_as_ai_modified() -> None:
+    tracker = DocumentTracker(1)
+    _ai_block(tracker)
+    (flushed,) = tracker.take_settled(5.0, 1.0)
+    assert (flushed.attribution, flushed.fresh) == (AI, (True, True, True))
+    tracker.apply_change(Pos(1, 3), Pos(1, 3), "x", 6.0, 2)
+    (edited,) = tracker.take_settled(9.0, 1.0)
+    # Its new key is recorded as ai_modified with copilot's tool and kind, not counted again.
+    assert (edited.first, edited.last, edited.attribution) == (1, 1, AI.modified())
+    assert edited.fresh == (False,) and edited.supersedes is None
+    tracker.apply_change(Pos(1, 0), Pos(1, 0), "y", 10.0, 2)  # and it stays so
+    (again,) = tracker.take_settled(19.0, 1.0)
+    assert again.attribution == AI.modified()
+
+
+def test_an_ai_line_changed_before_the_flush_counts_once_as_ai_modified() -> None:
+    tracker = DocumentTracker(1)
+    _ai_block(tracker)
+    tracker.apply_change(Pos(0, 5), Pos(0, 5), "  # mine", 0.5, 2)  # a paste-sized change too
+    runs = tracker.take_settled(5.0, 1.0)
+    assert [(r.first, r.last, r.attribution.source, r.fresh) for r in runs] == [
+        (0, 0, "ai_modified", (True,)), (1, 2, "ai", (True, True))]
+
+
+def test_a_deletion_inside_an_ai_line_modifies_it_and_other_deletions_do_not() -> None:
+    tracker = DocumentTracker(1)
+    _ai_block(tracker)
+    tracker.apply_change(Pos(3, 0), Pos(3, 0), "typed_tail = 1", 0.0, 20)
+    tracker.take_settled(5.0, 1.0)
+    tracker.apply_change(Pos(0, 1), Pos(0, 3), "", 6.0, 2)  # "one()" -> "o()"
+    tracker.apply_change(Pos(1, 5), Pos(1, 5), "\n    ", 6.0, 2)  # Enter at the end of "two()"
+    tracker.apply_change(Pos(2, 0), Pos(3, 0), "", 6.0, 2)  # the new blank line removed whole
+    assert len(tracker.lines) == 4
+    runs = tracker.take_settled(9.0, 1.0)
+    assert [(r.first, r.attribution.source) for r in runs] == [(0, "ai_modified")]
+    # A deletion in a line nobody saw written is the person's edit: typed.
+    tracker.apply_change(Pos(3, 0), Pos(3, 2), "", 10.0, 2)
+    (typed,) = tracker.take_settled(19.0, 1.0)
+    assert (typed.first, typed.attribution, typed.fresh) == (3, TYPED, (False,))
+
+
+def test_a_signal_after_the_flush_supersedes_the_edit_that_counted_the_lines() -> None:
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "four()\nfive()\n", 0.0, 2)
+    (bulk,) = tracker.take_settled(5.0, 1.0, everything=True)
+    assert bulk.attribution == BULK and bulk.event_id
+    assert tracker.apply_mark(LineSpan(0, 1), AI, 5.5) == 2
+    (late,) = tracker.take_settled(9.0, 1.0)
+    assert (late.attribution, late.fresh) == (AI, (True, True))
+    assert (late.supersedes, late.superseded_source) == (bulk.event_id, "bulk")
+    assert late.event_id != bulk.event_id
+    # The same signal again changes nothing, and neither does a weaker one.
+    assert tracker.apply_mark(LineSpan(0, 1), AI, 9.5) == 0
+    assert tracker.apply_mark(LineSpan(0, 1), PASTE, 9.5) == 0
+    assert tracker.take_settled(20.0, 1.0, everything=True) == []
+
+
+def test_a_late_signal_supersedes_the_edit_that_first_counted_a_retyped_line() -> None:
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "v", 0.0, 2)
+    (first,) = tracker.take_settled(5.0, 1.0)
+    tracker.apply_change(Pos(0, 1), Pos(0, 1), "2", 6.0, 2)  # retyped, not counted again
+    (second,) = tracker.take_settled(9.0, 1.0)
+    assert second.fresh == (False,)
+    tracker.apply_mark(LineSpan(0, 0), AI, 9.2)
+    (late,) = tracker.take_settled(15.0, 1.0)
+    assert (late.supersedes, late.superseded_source) == (first.event_id, "typed")
+
+
+def test_discarding_restores_what_was_flushed() -> None:
+    tracker = DocumentTracker(1)
+    _ai_block(tracker)
+    tracker.take_settled(5.0, 1.0)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "z", 6.0, 2)
+    tracker.discard_dirty()
+    assert tracker.lines[:3] == [CountedLine("ai")] * 3
+    assert isinstance(tracker.lines[0], CountedLine) and tracker.lines[0].provenance == AI
+
+
+def test_removing_whole_lines_leaves_the_next_line_its_own_state() -> None:
+    tracker = DocumentTracker(1)
+    _ai_block(tracker)  # AI lines 0-2, empty line 3
+    tracker.apply_change(Pos(3, 0), Pos(3, 0), "x", 0.5, 2)  # a typed line after the block
+    tracker.apply_change(Pos(2, 0), Pos(3, 0), "", 0.6, 2)  # `dd` on the last AI line
+    assert len(tracker.lines) == 3
+    assert isinstance(tracker.lines[2], DirtyLine) and tracker.lines[2].attribution == TYPED
+    runs = tracker.take_settled(5.0, 1.0)
+    assert [(r.first, r.last, r.attribution.source) for r in runs] == [(0, 1, "ai"),
+                                                                        (2, 2, "typed")]

@@ -12,7 +12,6 @@ const STATUS_POLL_MS = 30000;
 let client = null;
 let statusItem = null;
 let serverCommand = null;
-const chatEditedPaths = new Set();
 
 function isExecutable(file) {
   try {
@@ -81,26 +80,34 @@ function providerName() {
   return "inline-completion";
 }
 
+/**
+ * Whether VS Code's chat editing is staging edits for `path` right now: one of its documents
+ * (snapshot or working model) for that file is open. Asked at each multi-line insert rather
+ * than remembered, so the detection ends with the chat-editing session: once its documents
+ * close, later inserts into the file are the person's again.
+ */
+function chatEditing(path) {
+  return vscode.workspace.textDocuments.some(
+    (d) => logic.isChatEditingScheme(d.uri.scheme) && d.uri.path === path,
+  );
+}
+
 async function onDocumentChange(event) {
   const doc = event.document;
-  if (logic.isChatEditingScheme(doc.uri.scheme)) {
-    chatEditedPaths.add(doc.uri.path);
-    return;
-  }
   if (doc.uri.scheme !== "file" || !client) return;
   const minPaste = vscode.workspace.getConfiguration("worktally").get("paste.minCharacters", 20);
   for (const change of event.contentChanges) {
     if (!change.text) continue;
     const range = logic.rangeAfterInsert(lspPosition(change.range.start), change.text);
-    if (chatEditedPaths.has(doc.uri.path) && change.text.includes("\n")) {
+    const multiLine = change.text.includes("\n");
+    if (change.text.length < minPaste && !(multiLine && chatEditing(doc.uri.path))) continue;
+    const clipboard = change.text.length >= minPaste ? await vscode.env.clipboard.readText() : "";
+    const kind = logic.classifyInsert(change.text, clipboard, minPaste);
+    // A paste is the person's even while a chat-editing session is open for the file.
+    if (kind === "paste") {
+      client.sendNotification("worktally/paste", { uri: doc.uri.toString(), range });
+    } else if (multiLine && chatEditing(doc.uri.path)) {
       sendAiEdit(doc, range, "chat", "vscode-chat");
-      continue;
-    }
-    if (change.text.length >= minPaste) {
-      const clipboard = await vscode.env.clipboard.readText();
-      if (logic.classifyInsert(change.text, clipboard, minPaste) === "paste") {
-        client.sendNotification("worktally/paste", { uri: doc.uri.toString(), range });
-      }
     }
   }
 }
@@ -110,8 +117,10 @@ async function refreshStatus() {
   try {
     const status = await client.sendRequest("worktally/status", {});
     statusItem.text = logic.statusText(status);
+    statusItem.tooltip = logic.statusTooltip(status);
   } catch {
     statusItem.text = logic.statusText(null);
+    statusItem.tooltip = logic.statusTooltip(null);
   }
 }
 

@@ -126,11 +126,33 @@ function findServerCommand({ setting, pythonExtensionInterpreter, pathEnv, isExe
   };
 }
 
-/** The status bar text for a `worktally/status` answer. */
+/**
+ * The status bar text for a `worktally/status` answer. With no agent running it says so and
+ * how much waits in the spool, instead of counts that would look like the day's.
+ */
 function statusText(status) {
   if (!status) return "$(circle-slash) worktally";
+  if (status.agent === false) {
+    const waiting = status.spool && status.spool.batches ? status.spool.batches : 0;
+    const paused = status.paused ? ", paused" : "";
+    return waiting
+      ? `$(warning) worktally: agent down, ${waiting} batches waiting${paused}`
+      : `$(warning) worktally: agent down${paused}`;
+  }
   if (status.paused) return "$(debug-pause) worktally paused";
-  return `$(sparkle) AI ${status.ai} · typed ${status.typed} · bulk ${status.bulk}`;
+  const modified = status.ai_modified ? ` · AI edited ${status.ai_modified}` : "";
+  return `$(sparkle) AI ${status.ai}${modified} · typed ${status.typed} · bulk ${status.bulk}`;
+}
+
+/** The hover text: every count by source, and the server's note when there is one. */
+function statusTooltip(status) {
+  if (!status) return "worktally: the language server did not answer";
+  const counts = ["typed", "ai", "ai_modified", "bulk", "external"]
+    .map((source) => `${source.replace("_", " ")} ${status[source] || 0}`)
+    .join(" · ");
+  const scope = status.agent === false ? "this session" : "today";
+  const note = status.note ? `${status.note}\n` : "";
+  return `${note}worktally, ${scope}: ${counts}`;
 }
 
 module.exports = {
@@ -142,5 +164,6 @@ module.exports = {
   positionAt,
   rangeAfterInsert,
   statusText,
+  statusTooltip,
   ACCEPT_COMMANDS,
 };

@@ -26,6 +26,7 @@ function makeStub() {
       showTextDocument: async () => {},
     },
     workspace: {
+      textDocuments: [doc],
       getConfiguration: () => ({ get: (k, d) => ({ interpreterPath: "", serverArgs: [] })[k] ?? d }),
       onDidChangeTextDocument: (fn) => { listeners.change.push(fn); return { dispose() {} }; },
       onDidSaveTextDocument: (fn) => { listeners.save.push(fn); return { dispose() {} }; },

@@ -76,4 +76,15 @@ test("status text", () => {
   assert.equal(logic.statusText({ ai: 3, typed: 4, bulk: 1, paused: false }), "$(sparkle) AI 3 · typed 4 · bulk 1");
   assert.match(logic.statusText({ paused: true }), /paused/);
   assert.match(logic.statusText(null), /worktally/);
+  assert.equal(logic.statusText({ ai: 3, ai_modified: 2, typed: 4, bulk: 1, paused: false, agent: true }),
+    "$(sparkle) AI 3 · AI edited 2 · typed 4 · bulk 1");
+  // The agent is down: say so and what waits in the spool, never zeros that look like the day.
+  const down = { ai: 0, typed: 0, bulk: 0, agent: false, paused: false,
+    spool: { batches: 7, records: 30, edit_lines: 42, complete: true },
+    note: "the worktally agent is not running: 7 batches (30 records, 42 lines) wait in the spool" };
+  assert.equal(logic.statusText(down), "$(warning) worktally: agent down, 7 batches waiting");
+  assert.equal(logic.statusText({ ...down, spool: { batches: 0 } }), "$(warning) worktally: agent down");
+  assert.match(logic.statusTooltip(down), /^the worktally agent is not running: 7 batches/);
+  assert.match(logic.statusTooltip(down), /this session: typed 0 · ai 0 · ai modified 0/);
+  assert.match(logic.statusTooltip({ ...down, agent: true, note: null, ai: 5 }), /^worktally, today: typed 0 · ai 5/);
 });

@@ -62,7 +62,9 @@ def test_edits_after_the_commit_do_not_count(tmp_path, git_repo):
     sha = repo.commit(files={"l.py": "\n".join(lines)})
     attribute_new_commits(con, KEYER, repo_for(repo.root), CFG)
     row = commit_row(con, sha)
-    assert (row["ai_lines"], row["human_lines"]) == (0, 3)
+    # Nothing recorded these lines before the commit, so they are unknown. This assertion
+    # read (ai, human) == (0, 3) while an unobserved line counted as human.
+    assert (row["ai_lines"], row["human_lines"], row["unknown_lines"]) == (0, 0, 3)
 
 
 def test_external_lines_and_any_repo_match(tmp_path, git_repo):

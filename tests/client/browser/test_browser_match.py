@@ -150,6 +150,9 @@ def test_sync_attributes_the_paste_to_the_chat_and_ships_the_session(
                   repo_id=registered.repo_id, kind="paste", line_count=3, ts=now - 100),
         EditEvent(source="bulk", keys=tuple(keyer.keys(OTHER)), file_id=keyer.label("h.py"),
                   repo_id=registered.repo_id, line_count=2, ts=now - 90),
+        EditEvent(source="typed", keys=tuple(keyer.keys(["typed_x = 1"])),
+                  file_id=keyer.label("h.py"), repo_id=registered.repo_id, line_count=1,
+                  ts=now - 80),
     ])
     sha = repo.commit("add helpers", files={"h.py": "\n".join([*COPIED, *OTHER, "typed_x = 1"])
                                             + "\n"})
@@ -162,6 +165,8 @@ def test_sync_attributes_the_paste_to_the_chat_and_ships_the_session(
     row = con.execute("SELECT ai_lines, bulk_lines, human_lines FROM commits WHERE sha = ?",
                       [sha]).fetchone()
     assert row == (3, 2, 1)
+    unknown = con.execute("SELECT unknown_lines FROM commits WHERE sha = ?", [sha]).fetchone()
+    assert unknown == (0,)
     assert ai_lines_by_tool(con, registered.repo_id) == {"browser-chat": 3}
     outcomes = {o.session_id: o.outcome
                 for o in session_outcomes(con, Config(), dt.datetime.now(dt.UTC))}

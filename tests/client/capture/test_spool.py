@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from worktally.client.capture import records
 from worktally.client.capture.records import EditEvent, RepoRegistration
-from worktally.client.capture.spool import Batch, Spool
+from worktally.client.capture.spool import Backlog, Batch, Spool
 from worktally.client.store import db
 from worktally.client.store.drain import drain
 
@@ -238,3 +238,31 @@ def test_arbitrary_bytes_never_crash_the_drain_or_vanish(con, tmp_path, body):
         (spool.bad / target.name).unlink()
     else:
         assert result.batches + result.skipped_batches == 1
+
+
+def test_backlog_counts_batches_records_and_lines_without_the_database(tmp_path):
+    spool = Spool(tmp_path / "s")
+    assert spool.backlog() == Backlog(0, 0, 0, True)
+    spool.write([_edit((1, 2, 3)), RepoRegistration(path="/somewhere")])
+    spool.write([_edit((4,), source="ai", tool="copilot", kind="completion")])
+    (spool.new / "zz-corrupt.json").write_bytes(b"{not json")
+    assert spool.backlog() == Backlog(batches=3, records=3, edit_lines=4, complete=True)
+    # A byte budget smaller than the backlog: lower bounds, said so.
+    first = spool.pending()[0].stat().st_size
+    partial = spool.backlog(max_bytes=first)
+    assert (partial.batches, partial.records, partial.complete) == (3, 2, False)
+
+
+def test_backlog_reads_each_batch_once_with_a_cache(tmp_path):
+    spool = Spool(tmp_path / "s")
+    spool.write([_edit((1, 2))])
+    cache: dict[str, tuple[int, int]] = {}
+    assert spool.backlog(cache=cache) == Backlog(1, 1, 2, True)
+    # A batch already counted costs no bytes: a zero budget still covers it.
+    spool.write([_edit((3,))])
+    assert spool.backlog(max_bytes=0, cache=cache) == Backlog(2, 1, 2, False)
+    assert spool.backlog(cache=cache) == Backlog(2, 2, 3, True)
+    for path in spool.pending()[:1]:
+        path.unlink()
+    assert spool.backlog(cache=cache) == Backlog(1, 1, 1, True)
+    assert len(cache) == 1

@@ -54,7 +54,7 @@ def insert_commit(sha: str, repo_id: str, when: dt.datetime, ai_tools: dict[str,
     with AgentLock():
         con = db.connect()
         con.execute(
-            "INSERT INTO commits VALUES (?, ?, ?, false, ?, ?, 0, 0, ?, true, now())",
+            "INSERT INTO commits VALUES (?, ?, ?, false, ?, ?, 0, 0, ?, true, now(), 0, 0)",
             [repo_id, sha, when, ai + human, ai, human],
         )
         for n_line, (tool, n) in enumerate(
@@ -153,7 +153,8 @@ def test_commits_json_shape_and_repo_filter(home, tmp_path):
     rows = run_json("commits")
     assert [r["sha"] for r in rows] == ["b" * 40, "a" * 40]
     expected_keys = {"sha", "repo", "repo_id", "lines_added", "ai_lines", "human_lines",
-                     "bulk_lines", "external_lines", "ai_by_tool", "committed_at", "is_merge"}
+                     "bulk_lines", "external_lines", "ai_by_tool", "committed_at", "is_merge",
+                     "ai_modified_lines", "unknown_lines"}
     assert all(set(r) == expected_keys for r in rows)
     first = rows[1]
     assert first["repo"] == str(one.resolve())
@@ -236,13 +237,21 @@ def test_commits_from_real_attribution(home, git_repo):
         repo_id=keyer.label(str(repo.root.resolve())), line_count=2, tool="copilot",
         kind="completion", ts=time.time() - 60,
     )])
-    sha = repo.commit("add mod", {"mod.py": "\n".join([*ai_lines, "HUMAN_CONSTANT = 41"]) + "\n"})
+    # The person typed one line while observed; the other line nothing saw being written.
+    Spool().write([EditEvent(
+        source="typed", keys=tuple(keyer.keys(["HUMAN_CONSTANT = 41"])),
+        file_id=keyer.label("mod.py"), repo_id=keyer.label(str(repo.root.resolve())),
+        line_count=1, ts=time.time() - 30,
+    )])
+    sha = repo.commit("add mod", {"mod.py": "\n".join(
+        [*ai_lines, "HUMAN_CONSTANT = 41", "UNOBSERVED_CONSTANT = 42"]) + "\n"})
     synced = run_json("sync")
     assert synced["commits"] >= 1
     rows = {r["sha"]: r for r in run_json("commits")}
     row = rows[sha]
     assert row["repo"] == str(repo.root.resolve())
     assert (row["ai_lines"], row["human_lines"]) == (2, 1)
+    assert (row["unknown_lines"], row["ai_modified_lines"], row["lines_added"]) == (1, 0, 4)
     assert row["ai_by_tool"] == {"copilot": 2}
     assert row["is_merge"] is False
 

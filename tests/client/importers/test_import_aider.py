@@ -92,8 +92,9 @@ def test_applied_edits_only(aider) -> None:
     # One edit per `Applied edit to` line. Not counted: the block Aider could not match
     # (its retry is), the reply whose fence the model never closed, the /ask answer.
     assert len(rows) == text.count("> Applied edit to ") == 7
-    whole = [r for r in rows if r[1] == 10]
-    assert len(whole) == 1 and whole[0][2] == 7  # the whole-format file: 10 lines, 7 keyed
+    # The whole-format file: 7 keyed lines of 10; an edit counts its keyed lines.
+    assert sorted(r[2] for r in rows) == [1, 1, 1, 2, 3, 4, 7]
+    assert all(r[1] == r[2] for r in rows)
     assert con.execute(
         "SELECT count(DISTINCT repo_id), min(repo_id) FROM edits").fetchone() == (1, repo.repo_id)
     assert summary.failed_tool_calls == 0

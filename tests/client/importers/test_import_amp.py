@@ -87,8 +87,9 @@ def test_sessions_and_done_edits(amp) -> None:
     assert dict(con.execute(
         "SELECT session_id, repo_id FROM ai_sessions WHERE tool = ?", [TOOL]).fetchall()
     ) == {T1: repo.repo_id, T2: repo.repo_id}
-    # create_file: 7 lines, 5 keyed; edit_file: 1 new line, keyed; the errored edit is not.
-    assert edit_rows(con, TOOL) == [(T1, 1, 1), (T1, 7, 5)]
+    # create_file: 5 keyed lines of 7 (a brace alone is trivial); edit_file: its 1 new line;
+    # the errored edit is not one. An edit counts its keyed lines only.
+    assert edit_rows(con, TOOL) == [(T1, 1, 1), (T1, 5, 5)]
     assert summary.failed_tool_calls == 1
     assert_no_canaries(con, ["CANARY-PROMPT-amp-4b8e", "CANARY_CODE_amp_d21f", "debounce.ts",
                              str(repo_root)])

@@ -102,8 +102,8 @@ def test_sessions_and_edits(copilot) -> None:
     sessions = dict(con.execute(
         "SELECT session_id, repo_id FROM ai_sessions WHERE tool = ?", [TOOL]).fetchall())
     assert sessions[A] == repo.repo_id and sessions[B] is None
-    # create: 8 lines, 5 keyed; edit: 1 new line, keyed; the rejected edit is not one.
-    assert edit_rows(con, TOOL) == [(A, 1, 1), (A, 8, 5)]
+    # create: 5 keyed lines of 8; edit: its 1 new line; the rejected edit is not one.
+    assert edit_rows(con, TOOL) == [(A, 1, 1), (A, 5, 5)]
     assert summary.failed_tool_calls == 1
     assert_no_canaries(con, ["CANARY-PROMPT-copilot-82fd", "CANARY_CODE_copilot_3b6e",
                              "health.py", str(repo_root)])

@@ -77,8 +77,8 @@ def test_sessions_and_edits(droid) -> None:
     assert dict(con.execute(
         "SELECT session_id, repo_id FROM ai_sessions WHERE tool = ?", [TOOL]).fetchall()
     ) == {S1: repo.repo_id, S2: repo.repo_id}
-    # Edit: 2 new lines (both keyed); Create: 5 lines, 3 keyed; the errored Edit is not one.
-    assert edit_rows(con, TOOL) == [(S1, 2, 2), (S1, 5, 3)]
+    # Edit: 2 new lines (both keyed); Create: 3 keyed lines of 5; the errored Edit is not one.
+    assert edit_rows(con, TOOL) == [(S1, 2, 2), (S1, 3, 3)]
     assert summary.failed_tool_calls == 1
     assert_no_canaries(con, ["CANARY-PROMPT-droid-6c2a", "CANARY_CODE_droid_0e94",
                              "tokenize.py", str(repo_root)])

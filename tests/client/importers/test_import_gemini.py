@@ -103,9 +103,9 @@ def test_confirmed_edits_only(gemini) -> None:
     RepoRegistry(default_keyer()).add(repo_root)
     con = open_db(root.parent)
     summary = run_import(con, TOOL, root)
-    # write_file: 4 keyed lines of 6 (blank lines are not keys); replace: only the 4 lines
+    # write_file: 4 keyed lines of 6 (blank lines are not keys); replace: only the lines
     # new_string adds to old_string (2 keyed). The refused replace is not an edit.
-    assert edit_rows(con, TOOL) == [(MAIN, 4, 2), (MAIN, 6, 4)]
+    assert edit_rows(con, TOOL) == [(MAIN, 2, 2), (MAIN, 4, 4)]
     assert summary.failed_tool_calls == 1
     assert con.execute(
         "SELECT count(DISTINCT file_id), count(DISTINCT repo_id) FROM edits").fetchone() == (1, 1)

@@ -80,9 +80,9 @@ def test_sessions_and_completed_edits(opencode) -> None:
     assert dict(con.execute(
         "SELECT session_id, repo_id FROM ai_sessions WHERE tool = ?", [TOOL]).fetchall()
     ) == {S1: repo.repo_id, S2: repo.repo_id}
-    # write (7 lines, 5 keyed: a brace alone is trivial), edit (2 new lines, 1 keyed), the
-    # patch's 2 added lines (1 keyed); the failed edit is not one.
-    assert edit_rows(con, TOOL) == [(S2, 2, 1), (S1, 2, 1), (S1, 7, 5)]
+    # write (5 keyed lines of 7: a brace alone is trivial), edit (1 keyed of 2 new lines),
+    # the patch (1 keyed of 2 added); the failed edit is not one.
+    assert edit_rows(con, TOOL) == [(S2, 1, 1), (S1, 1, 1), (S1, 5, 5)]
     assert summary.failed_tool_calls == 1
 
 
@@ -144,8 +144,8 @@ def test_legacy_edits_and_nothing_private_is_stored(tmp_path: Path, git_repo) ->
     root = materialise(FIXTURES / "opencode-legacy", tmp_path / "legacy", repo.root)
     con = open_db(tmp_path)
     run_import(con, TOOL, root)
-    # write: 6 lines (4 keyed); multiedit: 2 new lines, both keyed.
-    assert edit_rows(con, TOOL) == [(LEGACY, 2, 2), (LEGACY, 6, 4)]
+    # write: 4 keyed lines of 6; multiedit: 2 new lines, both keyed.
+    assert edit_rows(con, TOOL) == [(LEGACY, 2, 2), (LEGACY, 4, 4)]
     assert_no_canaries(con, ["CANARY-PROMPT-opencode-legacy-0c2e",
                              "CANARY_CODE_opencode_legacy_9f70", "config.py", str(repo.root)])
 

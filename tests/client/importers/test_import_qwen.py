@@ -120,9 +120,9 @@ def test_confirmed_edits_only(qwen) -> None:
     RepoRegistry(default_keyer()).add(repo_root)
     con = open_db(root.parent)
     summary = run_import(con, TOOL, root)
-    # write_file (6 lines, 4 keyed) and the relative-path edit (1 new line, keyed); the
+    # write_file (4 keyed lines of 6) and the relative-path edit (1 new line, keyed); the
     # cancelled edit is not an edit. The fork's copy of the write is the same call: once.
-    assert edit_rows(con, TOOL) == [(A, 1, 1), (A, 6, 4)]
+    assert edit_rows(con, TOOL) == [(A, 1, 1), (A, 4, 4)]
     assert summary.failed_tool_calls == 1
     assert con.execute("SELECT count(DISTINCT file_id) FROM edits").fetchone() == (1,)
 

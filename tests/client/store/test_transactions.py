@@ -126,7 +126,7 @@ def test_import_reconcile(con: Connection, monkeypatch: pytest.MonkeyPatch) -> N
 def test_forget(con: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     con.execute("INSERT INTO skipped_commits VALUES ('r', 'kept')")
     con.execute(
-        "INSERT INTO commits VALUES ('r', 'abc', now(), FALSE, 1, 0, 0, 0, 1, TRUE, now())")
+        "INSERT INTO commits VALUES ('r', 'abc', now(), FALSE, 1, 0, 0, 0, 1, TRUE, now(), 0, 0)")
     # A table whose date column does not exist fails after the first statement ran.
     monkeypatch.setattr(queries, "FORGET_TABLES", {**queries.FORGET_TABLES,
                                                    "commits": "no_such_column"})

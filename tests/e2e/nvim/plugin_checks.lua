@@ -55,6 +55,16 @@ local function main()
     end
   end
 
+  -- :WorktallyStatus's line, with the agent up and down (answers as the server gives them).
+  local worktally = require('worktally')
+  result.status_up = worktally.status_line({ typed = 2, ai = 6, ai_modified = 1, bulk = 3,
+    external = 0, paused = false, agent = true, counts = 'agent', note = vim.NIL })
+  result.status_down = worktally.status_line({ typed = 0, ai = 0, ai_modified = 0, bulk = 0,
+    external = 0, paused = true, agent = false, counts = 'session',
+    spool = { batches = 4, records = 9, edit_lines = 12, complete = true },
+    note = 'the worktally agent is not running: 4 batches (9 records, 12 lines) wait in the '
+      .. 'spool, safe until it starts; counts are this editor session\'s' })
+
   -- A server that cannot be started is reported once, not once per buffer.
   local notes = {}
   vim.notify = function(message)

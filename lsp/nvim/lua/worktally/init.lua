@@ -54,17 +54,32 @@ function M.attach(bufnr)
   return client.attach(bufnr)
 end
 
-local function status_line(result)
+local SOURCES = { 'typed', 'ai', 'ai_modified', 'bulk', 'external' }
+local LABELS = { ai_modified = 'ai modified' }
+
+--- The one line :WorktallyStatus echoes for a `worktally/status` answer. With no agent
+--- running it says so first, with what waits in the spool, so the counts (this session's
+--- only) are never mistaken for the day's.
+---@param result table
+---@return string
+function M.status_line(result)
   local parts = {}
-  for _, key in ipairs({ 'typed', 'ai', 'bulk', 'external' }) do
-    table.insert(parts, key .. ' ' .. tostring(result[key] or 0))
+  for _, key in ipairs(SOURCES) do
+    table.insert(parts, (LABELS[key] or key) .. ' ' .. tostring(result[key] or 0))
   end
-  local line = 'worktally: ' .. table.concat(parts, ' · ')
+  local counts = table.concat(parts, ' · ')
+  local line
+  if result.agent == false then
+    local note = result.note
+    if type(note) ~= 'string' then
+      note = 'the worktally agent is not running'
+    end
+    line = 'worktally: ' .. note .. '. This session: ' .. counts
+  else
+    line = 'worktally today: ' .. counts
+  end
   if result.paused then
     line = line .. ' (paused)'
-  end
-  if result.agent == false then
-    line = line .. ' (agent not running: edits wait in the spool)'
   end
   return line
 end
@@ -78,7 +93,7 @@ function M.status(callback)
     elseif err ~= nil then
       vim.api.nvim_echo({ { 'worktally: ' .. tostring(err.message or err), 'ErrorMsg' } }, true, {})
     else
-      vim.api.nvim_echo({ { status_line(result or {}) } }, true, {})
+      vim.api.nvim_echo({ { M.status_line(result or {}) } }, true, {})
     end
   end)
 end

@@ -1,10 +1,11 @@
-"""The aggregators' noise for a secure release: one OpenDP discrete Laplace draw per released
-coordinate, spread over the report's entries as `measurement.entry_noise` defines.
+"""Noise for a release: one OpenDP discrete Laplace draw per released coordinate, spread
+over the report's entries as `measurement.entry_noise` defines.
 
-An aggregator draws once per batch (the helper always; the leader too when the task says
-noise_copies == 2) and stores the result, so a repeated collection returns the same noisy
-share. OpenDP's privacy map, not our arithmetic, certifies each coordinate's ε; Python's
-`random` is never used for noise.
+In secure mode an aggregator draws once per batch (the helper always; the leader too when
+the task says noise_copies == 2) and stores the result, so a repeated collection returns the
+same noisy share. In local mode (the single-server fallback) each client draws once for its
+own report. OpenDP's privacy map, not our arithmetic, certifies each coordinate's ε;
+Python's `random` is never used for noise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 import opendp.prelude as dp
 
-from worktally.aggregator.errors import AggregatorError
+from worktally.client.wire.errors import WireError
 from worktally.client.wire.measurement import Coordinate, coordinates, entry_noise
 
 dp.enable_features("contrib")
@@ -23,10 +24,8 @@ dp.enable_features("contrib")
 EPSILON_SLACK = 1e-9
 
 
-class NoiseCalibrationError(AggregatorError):
-    """A coordinate's noise would spend more ε than the task grants (a bug, not bad input)."""
-
-    status = 500
+class NoiseCalibrationError(WireError):
+    """A coordinate's noise would spend more ε than the release grants (a bug, not bad input)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -48,5 +47,6 @@ def draw(coords: Sequence[Coordinate]) -> list[int]:
 
 
 def entry_noise_vector(epsilon_release: float) -> list[int]:
-    """The per-entry noise for one aggregate share of a release at `epsilon_release`."""
+    """The per-entry noise for one aggregate share (or, in local mode, one report) of a
+    release at `epsilon_release`."""
     return entry_noise(draw(coordinates(epsilon_release)))
