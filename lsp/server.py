@@ -28,7 +28,15 @@ from worktally.client.errors import WorktallyError
 from worktally.lsp.documents import OpenDocument, find_work_tree_root, identify, path_of_uri
 from worktally.lsp.flusher import Flusher
 from worktally.lsp.options import ServerOptions, parse_options
-from worktally.lsp.positions import UTF16, LineSpan, Pos, column_len, content_lines, split_lines
+from worktally.lsp.positions import (
+    UTF16,
+    LineSpan,
+    Pos,
+    column_len,
+    content_lines,
+    count_breaks,
+    split_lines,
+)
 from worktally.lsp.signals import InvalidSignalError, Signal, parse_ai_edit, parse_paste
 from worktally.lsp.spool_writer import SpoolWriter
 from worktally.lsp.status import ask_agent, status_reply
@@ -224,12 +232,16 @@ def did_change(ls: WorktallyServer, params: types.DidChangeTextDocumentParams) -
         return
     now = time.monotonic()
     tracker, signals, typed_max = doc.tracker, doc.signals, ls.options.typed_max_chars
-    for change in params.content_changes:
+    changes = params.content_changes
+    for change in changes:
         if isinstance(change, types.TextDocumentContentChangePartial):
             start, end = change.range.start, change.range.end
+            # pygls applied the changes already: the text shows this one's result only when
+            # it is the sole change.
+            tail_blank = len(changes) == 1 and _tail_blank(doc, start.line, change.text)
             applied = tracker.apply_change(
                 Pos(start.line, start.character), Pos(end.line, end.character),
-                change.text, now, typed_max,
+                change.text, now, typed_max, tail_blank,
             )
             for signal in signals.on_change(applied, now):
                 tracker.apply_mark(_content(doc, signal), signal.attribution, now)
@@ -272,6 +284,18 @@ def _content(doc: OpenDocument, signal: Signal) -> LineSpan:
     else:
         first_len = signal.start.character + 1  # not there yet: never skip it
     return content_lines(signal.start, signal.end, first_len)
+
+
+def _tail_blank(doc: OpenDocument, start_line: int, text: str) -> bool:
+    """After a multi-line insert at `start_line`, is its last line only the inserted text?"""
+    breaks = count_breaks(text)
+    if breaks == 0:
+        return False
+    lines = split_lines(doc.text.source)
+    last = start_line + breaks
+    if last >= len(lines):
+        return False
+    return not lines[last][len(split_lines(text)[-1]):].strip()
 
 
 def _apply_due_signals(doc: OpenDocument, now: float) -> None:

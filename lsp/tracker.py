@@ -197,9 +197,15 @@ class DocumentTracker:
         self.has_dirty = False
 
     def apply_change(
-        self, start: Pos, end: Pos, text: str, now: float, typed_max_chars: int
+        self, start: Pos, end: Pos, text: str, now: float, typed_max_chars: int,
+        tail_blank: bool = False,
     ) -> AppliedChange:
-        """Splice one incremental change (range in the document as it was before it)."""
+        """Splice one incremental change (range in the document as it was before it).
+
+        `tail_blank`: the old text after `end` is blank, so a multi-line insert's last line
+        holds nothing of the old line and must not inherit its state (Enter at the end of
+        unsettled AI lines would otherwise make the next line AI before anything is on it).
+        """
         last_index = len(self.lines) - 1
         first = min(max(start.line, 0), last_index)
         last = min(max(end.line, first), last_index)
@@ -229,7 +235,7 @@ class DocumentTracker:
         else:
             new = [_touch(old[first], landed[0], now)]
             new.extend(_touch(None, mark, now) for mark in landed[1:-1])
-            new.append(_touch(old[last], landed[-1], now))
+            new.append(_touch(None if tail_blank else old[last], landed[-1], now))
         old[first : last + 1] = new
         self.has_dirty = True
         begin = Pos(first, start.character if first == start.line else 0)

@@ -98,6 +98,28 @@ def test_unmarked_insert_is_bulk_and_paste_keeps_its_kind(git_repo, keyer: LineK
     assert all(e.tool is None for e in edits)
 
 
+def test_paste_after_enter_at_the_end_of_an_accepted_block_stays_bulk(
+    git_repo, keyer: LineKeyer,
+) -> None:
+    """Accept, press Enter at once (the block has not settled), paste: as VS Code sends it."""
+    repo = git_repo("shop")
+    path = repo.write("app.py", "")
+    block = AI_BLOCK.rstrip("\n")
+
+    async def script(editor: Editor) -> None:
+        uri = editor.open(path)
+        end = editor.insert(uri, (0, 0), block)
+        editor.notify("worktally/aiEdit", _ai_params(uri, (0, 0), end))
+        line, _ = editor.type(uri, end, "\n")
+        paste_end = editor.insert(uri, (line, 0), PASTED)
+        editor.notify("worktally/paste", {"uri": uri, "range": lsp_range((line, 0), paste_end)})
+
+    run_editor(repo.root, script)
+    edits = spooled_edits()
+    assert keys_by_source(edits, "ai") == Counter(keyer.keys_of_text(block))
+    assert keys_by_source(edits, "bulk") == Counter(keyer.keys_of_text(PASTED))
+
+
 def test_late_mark_after_unrelated_typing_still_finds_its_change(
     git_repo, keyer: LineKeyer
 ) -> None:

@@ -277,3 +277,23 @@ def test_removing_whole_lines_leaves_the_next_line_its_own_state() -> None:
     runs = tracker.take_settled(5.0, 1.0)
     assert [(r.first, r.last, r.attribution.source) for r in runs] == [(0, 1, "ai"),
                                                                         (2, 2, "typed")]
+
+
+def test_enter_at_the_end_of_an_unsettled_ai_line_gives_a_clean_line() -> None:
+    # Found by the VS Code end-to-end test: accept a completion, press Enter at once, paste.
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "return doubled + 1", 0.0, 2)
+    tracker.apply_mark(LineSpan(0, 0), AI, 0.0)
+    tracker.apply_change(Pos(0, 18), Pos(0, 18), "\n", 0.1, 2, tail_blank=True)
+    assert _sources(tracker) == ["ai", None]
+    tracker.apply_change(Pos(1, 0), Pos(1, 0), "pasted = 1\n", 0.2, 2, tail_blank=True)
+    tracker.apply_mark(LineSpan(1, 1), PASTE, 0.2)
+    assert _sources(tracker) == ["ai", "bulk", None]
+
+
+def test_enter_inside_an_ai_line_keeps_ai_on_both_halves() -> None:
+    tracker = DocumentTracker(1)
+    tracker.apply_change(Pos(0, 0), Pos(0, 0), "first(); second()", 0.0, 2)
+    tracker.apply_mark(LineSpan(0, 0), AI, 0.0)
+    tracker.apply_change(Pos(0, 8), Pos(0, 8), "\n", 0.1, 2)  # the tail " second()" moves
+    assert _sources(tracker) == ["ai", "ai"]
