@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 HOME_ENV = "WORKTALLY_HOME"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -15,7 +13,14 @@ FILE_MODE = 0o600
 def home() -> Path:
     """The state directory: $WORKTALLY_HOME, else the platform's user data dir."""
     configured = os.environ.get(HOME_ENV)
-    base = Path(configured) if configured else Path(platformdirs.user_data_dir("worktally"))
+    if configured:
+        base = Path(configured)
+    else:
+        # Imported here: the hook command runs with WORKTALLY_HOME set by its installer
+        # and must not pay for platformdirs on every edit.
+        import platformdirs
+
+        base = Path(platformdirs.user_data_dir("worktally"))
     return ensure_private_dir(base)
 
 

@@ -105,6 +105,12 @@ def no_real_ai_tool_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         empty = tmp_path / f"empty-{variable.lower()}"
         empty.mkdir(exist_ok=True)
         monkeypatch.setenv(variable, str(empty))
+    # The other tools' homes point nowhere (a missing folder is no root at all).
+    for variable in ("GEMINI_DATA_DIR", "OPENCODE_DATA_DIR", "COPILOT_HOME", "AMP_DATA_DIR",
+                     "DROID_SESSIONS_DIR", "QWEN_DATA_DIR", "AIDER_ANALYTICS_LOG"):
+        monkeypatch.setenv(variable, str(tmp_path / f"absent-{variable.lower()}"))
+    for variable in ("COPILOT_OTEL_FILE_EXPORTER_PATH", "AIDER_CHAT_HISTORY_FILE"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture

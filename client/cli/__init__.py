@@ -33,12 +33,13 @@ def _register_commands() -> None:
         capture,
         demo,
         editor,
+        hooks,
         importing,
         reporting,
         settings,
     )
 
-    for module in (capture, importing, reporting, browser, editor, settings, demo):
+    for module in (capture, importing, hooks, reporting, browser, editor, settings, demo):
         module.register(cli)
 
 

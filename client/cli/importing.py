@@ -1,4 +1,5 @@
-"""`worktally import claude-code|codex [PATH]`: a one-off import of an AI tool's transcripts.
+"""`worktally import <tool> [PATH]`: a one-off import of one AI tool's logs (the tools are
+listed in `client/importers/tools.py`).
 
 With no agent running the command takes the agent lock and imports incrementally into the
 DB; while an agent owns the DB it parses the files whole and spools the records, which are
@@ -23,9 +24,10 @@ from worktally.client.capture.line_keys import default_keyer
 from worktally.client.capture.spool import Spool
 from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
-from worktally.client.importers import import_tool, locations
+from worktally.client.importers import import_tool, locations, tools
 from worktally.client.importers.batch import usage_total
 from worktally.client.importers.context import ImportContext
+from worktally.client.importers.run import default_files
 from worktally.client.importers.runner import ImportSummary, parse_whole
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
@@ -39,7 +41,12 @@ def summary_json(summary: ImportSummary) -> dict[str, Any]:
     """The `--json` document: tokens per model and in total, sessions, edits, bad lines."""
     models: dict[str, dict[str, int]] = {}
     totals = dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0)
+    # A tool's own per-session account counts only where no finer record of the session
+    # was read (the rule of the store's token_usage_effective view).
+    finer = {u.session_id for u in summary.usages.values() if u.origin != "summary"}
     for usage in summary.usages.values():
+        if usage.origin == "summary" and usage.session_id in finer:
+            continue
         row = models.setdefault(usage.model, dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0))
         for name in TOKEN_FIELDS:
             row[name] += getattr(usage, name)
@@ -63,21 +70,20 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: bar.advance(task, n)
 
 
-def _files(tool: str, path: Path | None, cfg: config.Config) -> list[Path]:
+def _files(tool: str, path: Path | None, cfg: config.Config, registry: RepoRegistry) -> list[Path]:
     if path is not None:
         if not path.exists():
-            raise ImportFormatError(f"{path} does not exist; give a transcript file or folder")
-        return locations.transcript_files(locations.tool_root(tool, path))
-    roots = locations.claude_roots(cfg) if tool == "claude-code" else locations.codex_roots(cfg)
-    return locations.transcript_files(roots)
+            raise ImportFormatError(f"{path} does not exist; give a log file or folder")
+        return tools.log_files(tool, locations.tool_root(tool, path))
+    return default_files(tool, cfg, registry)
 
 
 def run_import(tool: str, path: Path | None) -> tuple[ImportSummary, bool]:
     """Import and return (summary, spooled): spooled when a running agent owns the DB."""
     cfg = config.load()
-    files = _files(tool, path, cfg)
     keyer = default_keyer()
     registry = RepoRegistry(keyer)
+    files = _files(tool, path, cfg, registry)
     size = sum(f.stat().st_size for f in files)
     lock = AgentLock()
     with _progress(size) as progress:
@@ -108,7 +114,7 @@ def _render(tool: str, data: dict[str, Any], spooled: bool) -> None:
 
 
 def _command(tool: str) -> click.Command:
-    @click.command(name=tool, help=f"Import {tool} transcripts (default: its usual folders).")
+    @click.command(name=tool, help=f"Import {tool} logs (default: its usual locations).")
     @click.argument("path", required=False, type=click.Path(path_type=Path))
     @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
     def command(path: Path | None, as_json: bool) -> None:
@@ -124,7 +130,7 @@ def _command(tool: str) -> click.Command:
 
 @click.group(name="import")
 def import_group() -> None:
-    """Import AI tools' own transcripts (tokens, sessions, agent edits) once, now."""
+    """Import AI tools' own logs (tokens, sessions, agent edits) once, now."""
 
 
 for _tool in locations.TOOLS:

@@ -63,11 +63,26 @@ class OtlpConfig:
 
 @dataclass(frozen=True)
 class ImportConfig:
+    # One switch per AI tool whose own logs are imported (see docs/developer.md).
     claude_code: bool = True
     codex: bool = True
-    # Extra transcript folders; empty means the tools' default locations.
+    gemini_cli: bool = True
+    opencode: bool = True
+    copilot_cli: bool = True
+    amp: bool = True
+    droid: bool = True
+    qwen_code: bool = True
+    aider: bool = True
+    # Extra folders (or files) per tool, read besides the tool's default locations.
     claude_dirs: tuple[str, ...] = ()
     codex_dirs: tuple[str, ...] = ()
+    gemini_dirs: tuple[str, ...] = ()
+    opencode_dirs: tuple[str, ...] = ()
+    copilot_dirs: tuple[str, ...] = ()
+    amp_dirs: tuple[str, ...] = ()
+    droid_dirs: tuple[str, ...] = ()
+    qwen_dirs: tuple[str, ...] = ()
+    aider_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

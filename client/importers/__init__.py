@@ -1,53 +1,37 @@
-"""AI tools' own logs, read locally: Claude Code transcripts and Codex rollouts.
+"""AI tools' own logs, read locally: Claude Code, Codex, Gemini CLI, opencode, GitHub Copilot
+CLI, Amp, Droid, Qwen Code and Aider.
 
-`run_all` imports whatever is new in the default (and configured) folders; the agent calls
-it on every sync and whenever its watcher sees a change under `watch_roots(cfg)`.
+`run_all` imports whatever is new in the default (and configured) locations; the agent calls
+it on every sync and whenever its watcher sees a change under `watch_roots(cfg)`. The names
+are loaded on first use: the hook entry point lives in this package and must start without
+DuckDB.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-
-from worktally.client.capture.line_keys import LineKeyer
-from worktally.client.config import Config
-from worktally.client.importers import locations, reconcile
-from worktally.client.importers.context import ImportContext
-from worktally.client.importers.locations import watch_roots
-from worktally.client.importers.runner import ImportSummary, Progress, import_files
-from worktally.client.repos.registry import RepoRegistry
-from worktally.client.store.transaction import transaction
+if TYPE_CHECKING:
+    from worktally.client.importers.locations import watch_roots
+    from worktally.client.importers.run import import_tool, run_all
 
 __all__ = ["import_tool", "run_all", "watch_roots"]
 
-log = logging.getLogger(__name__)
 
+def __getattr__(name: str) -> Any:
+    if name in ("import_tool", "run_all"):
+        from worktally.client.importers import run
 
-def import_tool(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
-                tool: str, files: list[Path], progress: Progress | None = None) -> ImportSummary:
-    """Import new lines of `files` for one tool, then let agent lines explain watcher lines."""
-    ctx = ImportContext(keyer=keyer, registry=registry)
-    summary = import_files(con, ctx, tool, files, progress)
-    # Always, not only when this run found edits: the watcher may have seen the files
-    # after an earlier import stored the agent's lines.
-    with transaction(con):
-        reconcile.convert_external(con)
-    return summary
+        return getattr(run, name)
+    if name == "watch_roots":
+        from worktally.client.importers import locations
 
-
-def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
-            cfg: Config) -> dict[str, dict[str, int]]:
-    """Import everything new from every enabled tool; returns counts per tool."""
-    out: dict[str, dict[str, int]] = {}
-    for tool in locations.TOOLS:
-        roots = locations.roots_for(tool, cfg)
-        if not roots:
-            continue
-        summary = import_tool(con, keyer, registry, tool, locations.transcript_files(roots))
-        out[tool] = summary.counts()
-        if summary.usages or summary.edit_ids:
-            log.info("imported %s: %d token records, %d sessions, %d edits", tool,
-                     len(summary.usages), len(summary.sessions), len(summary.edit_ids))
-    return out
+        return locations.watch_roots
+    # A submodule named as an attribute (`importers.reconcile`) is imported on first use.
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise  # the submodule exists but something it imports is missing
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

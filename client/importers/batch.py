@@ -7,7 +7,6 @@ that write files wait in `pending` until their result line says they succeeded.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import orjson
 
 from worktally.client.capture.records import AISession, EditEvent, TokenUsage
+from worktally.client.importers.keying import edit_event_id
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,6 @@ def beats(old: TokenUsage, is_sidechain: bool, total: int) -> bool:
     if old.is_sidechain != is_sidechain:
         return old.is_sidechain
     return total > usage_total(old)
-
-
-def edit_event_id(tool: str, call_id: str, file_id: str) -> str:
-    """Stable per tool call and file, so a re-read or a copied transcript never doubles."""
-    return hashlib.sha256(f"{tool}\0{call_id}\0{file_id}".encode()).hexdigest()[:32]
 
 
 def parse_ts(value: Any) -> float | None:
@@ -136,17 +131,24 @@ class ImportBatch:
         for sid, (started, ended, repo_id, has_cwd, _first) in other.spans.items():
             self.touch_session(sid, started, repo_id, has_cwd)
             self.touch_session(sid, ended, repo_id, has_cwd)
-        self.edits.update(other.edits)
+        for event_id, edit in other.edits.items():
+            self.edits.setdefault(event_id, edit)
         self.malformed_lines += other.malformed_lines
         self.failed_tool_calls += other.failed_tool_calls
         self.skipped.update(other.skipped)
 
     def confirm(self, call_id: str, pending: list[PendingEdit]) -> None:
-        """A tool call succeeded: its pending edits become `ai` edit events."""
+        """A tool call succeeded: its pending edits become `ai` edit events.
+
+        A call seen again (a copied or forked session) keeps its first record, as the store
+        does: edit rows are idempotent on the event id.
+        """
         for p in pending:
             if not p.keys:
                 continue
             event_id = edit_event_id(self.tool, call_id, p.file_id)
+            if event_id in self.edits:
+                continue
             self.edits[event_id] = EditEvent(
                 source="ai", keys=p.keys, file_id=p.file_id, repo_id=p.repo_id,
                 tool=self.tool, kind="agent", session_id=p.session_id,

@@ -14,9 +14,10 @@ from typing import Any
 from worktally.client.capture.records import TokenUsage
 from worktally.client.importers.batch import ImportBatch, PendingEdit, beats, parse_ts
 from worktally.client.importers.context import ImportContext
+from worktally.client.importers.keying import CLAUDE_EDIT_TOOLS, edit_pairs
 
 TOOL = "claude-code"
-EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
+EDIT_TOOLS = CLAUDE_EDIT_TOOLS
 # A tool call whose result never arrives is forgotten after this many newer ones.
 MAX_PENDING_CALLS = 500
 # ccusage 20 rejects a line in which one of these is JSON null.
@@ -164,23 +165,13 @@ class ClaudeCodeParser:
 
     def _unkeyed_edit(self, name: str, args: dict[str, Any], session_id: str,
                       cwd: str | None, ts: float) -> UnkeyedEdit | None:
-        path = args.get("notebook_path") if name == "NotebookEdit" else args.get("file_path")
-        if not isinstance(path, str) or not path:
+        found = edit_pairs(name, args)
+        if found is None:
             return None
-        pairs: list[tuple[str, str]] = []
-        if name == "Edit":
-            pairs.append((_text(args.get("new_string")), _text(args.get("old_string"))))
-        elif name == "MultiEdit":
-            for item in args.get("edits") or []:
-                if isinstance(item, dict):
-                    pairs.append((_text(item.get("new_string")), _text(item.get("old_string"))))
-        elif name == "Write":
-            pairs.append((_text(args.get("content")), ""))
-        elif args.get("edit_mode") != "delete":
-            pairs.append((_text(args.get("new_source")), ""))
+        path, pairs = found
         repo_id, file_id = self.ctx.file_ids(path, cwd)
         return UnkeyedEdit(file_id=file_id, repo_id=repo_id, session_id=session_id,
-                           pairs=tuple(pairs), ts=ts)
+                           pairs=pairs, ts=ts)
 
     def _take(self, call_id: str) -> list[PendingEdit] | None:
         unkeyed = self.unkeyed.pop(call_id, None)
@@ -220,9 +211,3 @@ _PRESENT = (0,) * 8  # the default for an absent key: anything but None
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):  # NotebookEdit sources may be a list of lines
-        return "".join(v for v in value if isinstance(v, str))
-    return value if isinstance(value, str) else ""

@@ -1,4 +1,4 @@
-"""Live import: watch the AI tools' transcript folders and ask for an import when they change.
+"""Live import: watch the AI tools' log folders and ask for an import when they change.
 
 Claude Code deletes transcripts after 30 days, and a session's lines are only final when
 written, so the agent imports as they appear instead of waiting for its periodic sync. The
@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 # Agents append a line per message; one import per quiet second is plenty.
 DEBOUNCE_S = 1.0
+# What the tools write: JSONL logs, JSON sessions and threads, opencode's SQLite database
+# (whose write-ahead log changes first) and Aider's Markdown history.
+LOG_SUFFIXES = (".jsonl", ".json", ".db", ".db-wal", ".md")
 
 
 class _Changes(FileSystemEventHandler):
@@ -29,7 +32,7 @@ class _Changes(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         path = str(event.src_path)
-        if not event.is_directory and path.endswith(".jsonl"):
+        if not event.is_directory and path.endswith(LOG_SUFFIXES):
             self._changed.set()
 
 

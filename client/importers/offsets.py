@@ -52,6 +52,20 @@ def head_key(keyer: LineKeyer, path: Path, read_to: int) -> str:
     return keyer.label("head:" + head.decode("utf-8", "replace"))
 
 
+def signature(path: Path, stat: os.stat_result) -> str:
+    """When a rewritten document last changed: inode, size, mtime, and those of a SQLite
+    database's write-ahead log, which grows while the database file itself stays put."""
+    parts = [f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"]
+    wal = path.with_name(path.name + "-wal")
+    try:
+        wal_stat = wal.stat()
+    except OSError:
+        wal_stat = None
+    if wal_stat is not None:
+        parts.append(f"{wal_stat.st_ino}:{wal_stat.st_size}:{wal_stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
 def load_all(con: duckdb.DuckDBPyConnection, tool: str) -> dict[str, Cursor]:
     """Every remembered cursor of one tool, by file key (one query for a whole run)."""
     rows = con.execute(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import duckdb
 
 WINDOW_S = 15 * 60
-AGENT_TOOLS = ("claude-code", "codex")
+# Every tool whose own log names the files it wrote (and the hooks' tools).
+AGENT_TOOLS = ("claude-code", "codex", "gemini-cli", "opencode", "copilot-cli", "amp", "droid",
+               "qwen-code", "aider", "cursor")
 
 _MATCHES = """
     SELECT DISTINCT e.rowid AS row_id, e.event_id, a.tool, a.kind, a.session_id

@@ -20,7 +20,7 @@ from worktally.client.importers import offsets, workers
 from worktally.client.importers.batch import ImportBatch, better_usage
 from worktally.client.importers.codex import LineReader
 from worktally.client.importers.context import ImportContext
-from worktally.client.importers.reading import LINES_PER_TRANSACTION, make_parser, read_new_lines
+from worktally.client.importers.reading import LINES_PER_TRANSACTION, read_file, read_whole
 from worktally.client.store import drain
 from worktally.client.store.transaction import transaction
 
@@ -118,7 +118,7 @@ def import_files(con: duckdb.DuckDBPyConnection, ctx: ImportContext, tool: str,
     for path in files:
         summary.files += 1
         try:
-            for batch, cursor, lines in read_new_lines(known, ctx, tool, path):
+            for batch, cursor, lines in read_file(known, ctx, tool, path):
                 summary.absorb(batch)
                 group.add(batch, cursor, lines)
         except OSError as exc:
@@ -188,14 +188,8 @@ def parse_whole(ctx: ImportContext, tool: str, files: Iterable[Path],
     summary = ImportSummary(tool)
     merged = ImportBatch(tool)
     for path in files:
-        batch = ImportBatch(tool)
-        parser = make_parser(tool, ctx, batch, {}, _line_reader(path))
-        size = 0
         try:
-            for at, line in offsets.complete_lines(path, 0):
-                if line.strip():
-                    parser.feed(line, at)
-                size = at + len(line)
+            batch, size = read_whole(ctx, tool, path)
         except OSError as exc:
             log.warning("%s transcript unreadable: %s", tool, exc.strerror)
             continue

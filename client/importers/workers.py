@@ -25,7 +25,7 @@ from typing import IO, Any
 from worktally.client.importers import offsets
 from worktally.client.importers.batch import ImportBatch
 from worktally.client.importers.context import ImportContext
-from worktally.client.importers.reading import read_new_lines
+from worktally.client.importers.reading import read_file
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def parse_job(ctx: ImportContext, tool: str, jobs: Sequence[FileJob]) -> list[Fi
     for job in jobs:
         known = {} if job.previous is None else {job.previous.file_key: job.previous}
         try:
-            slices = tuple(read_new_lines(known, ctx, tool, job.path))
+            slices = tuple(read_file(known, ctx, tool, job.path))
         except OSError as exc:
             out.append(FileResult(job.path, (), exc.strerror or type(exc).__name__))
             continue

@@ -292,6 +292,48 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        20,
+        """
+        -- A tool's own per-session token account (origin 'summary', e.g. Copilot CLI's
+        -- session.shutdown modelMetrics) counts only for a session that has no finer row
+        -- from any source: the per-request rows of the same requests replace it. Otherwise
+        -- as step 6.
+        CREATE OR REPLACE VIEW token_usage_effective AS
+        WITH per_request AS (
+            SELECT *, regexp_extract(usage_id, '[^:]*$') AS request_id
+            FROM token_usage WHERE origin NOT IN ('otlp', 'otlp-metric', 'summary')
+        )
+        SELECT * EXCLUDE (request_id) FROM per_request
+        UNION ALL
+        SELECT t.* FROM token_usage t
+        WHERE t.origin = 'otlp'
+          AND NOT EXISTS (
+              SELECT 1 FROM per_request p
+              WHERE t.usage_id LIKE '%:req:%' AND p.tool = t.tool
+                AND p.request_id = regexp_extract(t.usage_id, '[^:]*$'))
+          AND NOT EXISTS (
+              SELECT 1 FROM per_request p
+              WHERE p.tool = t.tool AND p.session_id = t.session_id AND p.model = t.model
+                AND p.input_tokens = t.input_tokens AND p.output_tokens = t.output_tokens
+                AND p.cache_creation_tokens = t.cache_creation_tokens
+                AND p.cache_read_tokens = t.cache_read_tokens
+                AND abs(epoch(p.ts) - epoch(t.ts)) <= 60)
+        UNION ALL
+        SELECT t.* FROM token_usage t
+        WHERE t.origin = 'otlp-metric'
+          AND NOT EXISTS (
+              SELECT 1 FROM token_usage o
+              WHERE o.origin NOT IN ('otlp-metric', 'summary') AND o.tool = t.tool
+                AND o.session_id = t.session_id)
+        UNION ALL
+        SELECT t.* FROM token_usage t
+        WHERE t.origin = 'summary'
+          AND NOT EXISTS (
+              SELECT 1 FROM token_usage o
+              WHERE o.origin <> 'summary' AND o.tool = t.tool AND o.session_id = t.session_id);
+        """,
+    ),
 ]
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import duckdb
 
 from worktally.client.capture.line_keys import default_keyer
 from worktally.client.importers import import_tool
-from worktally.client.importers.locations import transcript_files
 from worktally.client.importers.runner import ImportSummary
+from worktally.client.importers.tools import log_files
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 
@@ -21,13 +23,86 @@ PLACEHOLDER = "__REPO__"
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 
 
+TEXT_SUFFIXES = (".jsonl", ".json", ".md", ".sql", "")
+EXPECTED = FIXTURES / "ccusage-expected"
+CCUSAGE_VERSION = "20.0.24"
+
+
 def materialise(source: Path, dest: Path, repo_root: Path | str) -> Path:
-    """Copy a fixture tree, pointing every cwd and file path at `repo_root`."""
+    """Copy a fixture tree, pointing every cwd and file path at `repo_root`.
+
+    A JSON-escaped copy of the path is written inside JSON strings; an opencode SQL dump
+    (`*.sql`) becomes the database it describes.
+    """
     shutil.copytree(source, dest)
-    for path in dest.rglob("*.jsonl"):
+    for path in [p for p in dest.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES]:
         text = path.read_text(encoding="utf-8")
-        path.write_text(text.replace(PLACEHOLDER, str(repo_root)), encoding="utf-8")
+        if PLACEHOLDER in text:
+            path.write_text(text.replace(PLACEHOLDER, str(repo_root)), encoding="utf-8")
+    for dump in dest.rglob("*.sql"):
+        build_sqlite(dump, dump.with_suffix(".db"))
+        dump.unlink()
     return dest
+
+
+def build_sqlite(dump: Path, target: Path) -> Path:
+    con = sqlite3.connect(target)
+    try:
+        con.executescript(dump.read_text(encoding="utf-8"))
+        con.commit()
+    finally:
+        con.close()
+    return target
+
+
+def ccusage_models(name: str) -> dict[str, dict[str, int]]:
+    """ccusage's per-model token totals from a saved `daily --json` report.
+
+    Its model breakdowns carry input, output and cache columns but no total; a day with a
+    single model gives that model's total (thinking included), so the fixtures use one model
+    per day and this refuses a report where that does not hold.
+    """
+    report = json.loads((EXPECTED / name).read_text(encoding="utf-8"))
+    out: dict[str, dict[str, int]] = {}
+    for day in report["daily"]:
+        assert len(day["modelBreakdowns"]) == 1, f"{name}: {day['date']} mixes models"
+        row = day["modelBreakdowns"][0]
+        model = out.setdefault(row["modelName"], dict.fromkeys(
+            ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+             "total_tokens"), 0))
+        model["input_tokens"] += row["inputTokens"]
+        model["output_tokens"] += row["outputTokens"]
+        model["cache_creation_tokens"] += row["cacheCreationTokens"]
+        model["cache_read_tokens"] += row["cacheReadTokens"]
+        model["total_tokens"] += day["totalTokens"]
+    return out
+
+
+def model_totals(con: duckdb.DuckDBPyConnection, tool: str) -> dict[str, dict[str, int]]:
+    """Per model, the four token columns and their total, as the import stored them."""
+    out: dict[str, dict[str, int]] = {}
+    for model, row in by_model(con, tool).items():
+        fields = dict(zip(TOKEN_COLUMNS, row, strict=True))
+        fields["total_tokens"] = sum(row)
+        out[model] = fields
+    return out
+
+
+def assert_equals_ccusage(con: duckdb.DuckDBPyConnection, tool: str, expected: str) -> None:
+    """Per model: input, cache write, cache read and total tokens equal ccusage's.
+
+    Output may exceed ccusage's output column by exactly the thinking tokens ccusage keeps
+    apart (it counts them in its total): worktally counts thinking as output.
+    """
+    theirs = ccusage_models(expected)
+    ours = model_totals(con, tool)
+    assert set(ours) == set(theirs)
+    for model, want in theirs.items():
+        got = ours[model]
+        for column in ("input_tokens", "cache_creation_tokens", "cache_read_tokens",
+                       "total_tokens"):
+            assert got[column] == want[column], (model, column, got, want)
+        assert got["output_tokens"] >= want["output_tokens"], (model, got, want)
 
 
 def open_db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
@@ -36,7 +111,16 @@ def open_db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 def run_import(con: duckdb.DuckDBPyConnection, tool: str, *roots: Path) -> ImportSummary:
     keyer = default_keyer()
-    return import_tool(con, keyer, RepoRegistry(keyer), tool, transcript_files(roots))
+    return import_tool(con, keyer, RepoRegistry(keyer), tool, log_files(tool, list(roots)))
+
+
+def edit_rows(con: duckdb.DuckDBPyConnection, tool: str) -> list[tuple[str, int, int]]:
+    """(session, line_count, keyed lines) of each stored edit of a tool, sorted."""
+    return sorted(con.execute(
+        "SELECT e.session_id, e.line_count, count(l.line_key) FROM edits e "
+        "LEFT JOIN edit_lines l ON l.event_id = e.event_id WHERE e.tool = ? "
+        "GROUP BY e.event_id, e.session_id, e.line_count", [tool],
+    ).fetchall())
 
 
 def totals(con: duckdb.DuckDBPyConnection, tool: str) -> dict[str, int]:
