@@ -97,7 +97,7 @@ def init_data_dir(data: DataDir, policy: ReleasePolicy, role: str = "leader") ->
         raise AggregatorError("k must be at least 2 and min-contributors at least 1")
     if role not in SERVER_ROLES:
         raise AggregatorError(f"--role must be one of {', '.join(SERVER_ROLES)}")
-    paths.ensure_private_dir(data.root)
+    paths.ensure_private_dir(data.root, owned=True)
     public = b""
     if role == "leader":
         key = X25519PrivateKey.generate()

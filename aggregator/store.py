@@ -23,7 +23,7 @@ class AggregatorStore:
     """The single owner of one aggregator database file."""
 
     def __init__(self, path: Path) -> None:
-        paths.ensure_private_dir(path.parent)
+        paths.ensure_private_dir(path.parent, owned=True)
         config: dict[str, str | bool | int | float | list[str]] = {
             "autoinstall_known_extensions": "false",
             "autoload_known_extensions": "false",
