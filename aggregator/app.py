@@ -23,8 +23,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from worktally.aggregator import api_models as m
+from worktally.aggregator.body_limit import BodyLimit, RouteLimit
 from worktally.aggregator.dap.admin_routes import add_helper_admin, add_leader_admin
 from worktally.aggregator.dap.context import DapContext
+from worktally.aggregator.dap.jobs import MAX_JOB_BYTES
 from worktally.aggregator.dap.keys import config_list
 from worktally.aggregator.dap.model import NoiseFn, SecureModel
 from worktally.aggregator.dap.routes import (
@@ -34,6 +36,7 @@ from worktally.aggregator.dap.routes import (
     problem_response,
 )
 from worktally.aggregator.dap.tasks import task_for_cohort
+from worktally.aggregator.dap.upload import MAX_UPLOAD_BYTES
 from worktally.aggregator.dashboard import render_dashboard
 from worktally.aggregator.enrollment import enroll
 from worktally.aggregator.errors import (
@@ -59,6 +62,14 @@ from worktally.client.wire.envelope import IDEMPOTENCY_KEY_PATTERN, MAX_ENVELOPE
 from worktally.client.wire.measurement import SCHEMA_VERSION
 
 ERRORS = m.ERRORS
+TASK_FILE_LIMIT = 64 * 1024
+# Routes whose bodies may be larger (or must be smaller) than body_limit.DEFAULT_LIMIT.
+BODY_LIMITS = (
+    RouteLimit(r"/v1/reports", MAX_ENVELOPE_BYTES),
+    RouteLimit(r"/tasks/[^/]+/reports", MAX_UPLOAD_BYTES),
+    RouteLimit(r"/tasks/[^/]+/aggregation_jobs", MAX_JOB_BYTES),
+    RouteLimit(r"/v1/admin/tasks", TASK_FILE_LIMIT),
+)
 # The HTML pages answer errors in JSON like the API does, and the schema must say so.
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": "error", "content": {"application/json": {
@@ -98,6 +109,8 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
                   description="Local mode: ingests signed, sealed, locally-noised reports. "
                               "Secure mode: the leader or helper of DAP draft-18 over Prio3. "
                               "Releases per-cohort figures with 95% intervals.")
+    # Every route's body is capped before it is read, authenticated or parsed.
+    app.add_middleware(BodyLimit, routes=BODY_LIMITS)
     if allowed_hosts:
         # A loopback deployment refuses other Host headers, against DNS rebinding.
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
