@@ -105,7 +105,10 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
         ctx.close()
         store.close()
 
+    # No /docs or /redoc: they answered without auth and loaded Swagger from a CDN. The
+    # OpenAPI document stays (docs/admin.md lists every route it holds).
     app = FastAPI(title=f"worktally aggregator ({ctx.role})", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
                   description="Local mode: ingests signed, sealed, locally-noised reports. "
                               "Secure mode: the leader or helper of DAP draft-18 over Prio3. "
                               "Releases per-cohort figures with 95% intervals.")
