@@ -55,7 +55,7 @@ from worktally.aggregator.provisioning import (
 from worktally.aggregator.releases import Release, hold, list_releases, release, unhold
 from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import DataDir
-from worktally.aggregator.store import AggregatorStore
+from worktally.aggregator.store import AggregatorStore, private_umask
 from worktally.aggregator.summary import build_summary, current_rows
 from worktally.client.wire.dap import b64url
 from worktally.client.wire.envelope import IDEMPOTENCY_KEY_PATTERN, MAX_ENVELOPE_BYTES
@@ -91,6 +91,7 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
     OpenDP draw (tests), `driver_interval` is the leader's aggregation period (0: only on
     demand), `on_sent` is told each aggregation job id the leader has sent.
     """
+    private_umask()
     store = open_store(data)
     try:
         ctx = DapContext.open(store, data, role, noise, driver_interval, models, on_sent)

@@ -43,7 +43,7 @@ from worktally.aggregator.settings import (
     DataDir,
     ReleasePolicy,
 )
-from worktally.aggregator.store import AggregatorStore
+from worktally.aggregator.store import AggregatorStore, private_umask
 from worktally.aggregator.summary import build_summary, current_rows
 from worktally.client import paths
 from worktally.client.wire.dap import b64url
@@ -303,6 +303,7 @@ register(cli, data_option, json_option)
 
 
 def main() -> None:
+    private_umask()
     cli(prog_name="worktally-aggregator")
 
 

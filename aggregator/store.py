@@ -6,6 +6,7 @@ FastAPI worker threads never share the connection concurrently (the Datasette si
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,15 @@ from worktally.aggregator.errors import AggregatorBusy
 from worktally.aggregator.migrations import migrate
 from worktally.aggregator.settings import ReleasePolicy
 from worktally.client import paths
+
+
+def private_umask() -> None:
+    """Make every file this process creates from now on 0600 (folders 0700).
+
+    DuckDB creates its WAL while serving, after the database is open, and later files (a
+    new HPKE key, a task file) must be private too; the server and the CLI call this once.
+    """
+    os.umask(0o077)
 
 
 class AggregatorStore:
