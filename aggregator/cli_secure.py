@@ -144,7 +144,8 @@ def register(cli: click.Group, data_option: Decorator, json_option: Decorator) -
         _emit({"task_id": b64url(accepted.task_id), "summary": summary}, as_json,
               f"Accepted task {b64url(accepted.task_id)} for {summary['cohort']}: "
               f"ε {summary['epsilon_per_release']} per {summary['window']}, k "
-              f"{summary['k_min']}, roster {summary['roster']}, noise by {summary['noise']}.")
+              f"{summary['k_min']}, noise by {summary['noise']} (the roster is the "
+              "leader's; this helper checks k).")
 
     @cli.group()
     def tokens() -> None:

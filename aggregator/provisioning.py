@@ -200,7 +200,8 @@ def _cohort(row: tuple[Any, ...]) -> Cohort:
     if config is None:
         return Cohort(name, roster, epsilon, delta, mechanism, window, k_min, "local")
     task = TaskConfig.decode(bytes(config))
-    return Cohort(name, task.roster, task.epsilon_release, 0.0, mechanism, task.window_kind,
+    # The roster is the leader's (cohorts.roster_size), not the task's.
+    return Cohort(name, roster, task.epsilon_release, 0.0, mechanism, task.window_kind,
                   task.k_min, "secure")
 
 

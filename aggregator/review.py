@@ -112,9 +112,9 @@ def render_review(review: dict[str, Any]) -> str:
                  for name, n in c["noise"].items()])
         for c in review["cohorts"])
     tasks = table(["cohort", "task id", "window", "ε per release", "ε per year (max)",
-                   "noise added by", "k", "roster", "schema"],
+                   "noise added by", "k", "schema"],
                   [[t["cohort"], t["task_id"][:16], t["window"], t["epsilon_per_release"],
-                    t["epsilon_per_person_per_year_max"], t["noise"], t["k_min"], t["roster"],
+                    t["epsilon_per_person_per_year_max"], t["noise"], t["k_min"],
                     t["schema_version"]] for t in review.get("tasks", [])])
     releases = table(["id", "cohort", "period", "released at", "by", "n", "roster", "k",
                       "min n", "ε", "δ", "mechanism", "schema"],

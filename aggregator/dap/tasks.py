@@ -91,7 +91,7 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
                               "made with `init --role leader` can create secure cohorts")
     try:
         config = TaskConfig(cohort, leader_url, helper_url, window, epsilon, noise_copies,
-                            k_min, roster, schema_version, model.entries, model.chunk_length,
+                            k_min, schema_version, model.entries, model.chunk_length,
                             next(iter(collector.values())).config)
     except DapError as exc:
         raise PolicyViolation(str(exc)) from exc
@@ -163,8 +163,8 @@ def check_policy(config: TaskConfig, policy: HelperPolicy) -> None:
     if config.k_min < policy.min_k:
         raise PolicyViolation(f"k = {config.k_min} is below this helper's minimum of "
                               f"{policy.min_k}")
-    if config.roster < config.k_min:
-        raise PolicyViolation(f"the roster of {config.roster} is under k = {config.k_min}: "
+    if config.roster_cap is not None and config.roster_cap < config.k_min:
+        raise PolicyViolation(f"the roster of {config.roster_cap} is under k = {config.k_min}: "
                               "no batch could ever be released")
 
 
