@@ -123,7 +123,10 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
     async def aggregator_error(_: Request, exc: AggregatorError) -> JSONResponse:
         if isinstance(exc, DapProblem):
             return problem_response(exc)
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        body = {"detail": str(exc)}
+        if exc.reason:
+            body["reason"] = exc.reason
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

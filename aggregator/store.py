@@ -33,6 +33,7 @@ class AggregatorStore:
     """The single owner of one aggregator database file."""
 
     def __init__(self, path: Path) -> None:
+        self.root = path.parent  # the data dir: keys and local mode's window keys live here
         paths.ensure_private_dir(path.parent, owned=True)
         config: dict[str, str | bool | int | float | list[str]] = {
             "autoinstall_known_extensions": "false",

@@ -24,7 +24,7 @@ from worktally.aggregator.dap.context import DapContext
 from worktally.aggregator.dap.jobs import JOB_ID_SIZE, MAX_JOB_BYTES, handle_job, stored_response
 from worktally.aggregator.dap.keys import config_list
 from worktally.aggregator.dap.tasks import Task, check_leader_token, load_task
-from worktally.aggregator.dap.upload import MAX_UPLOAD_BYTES, upload
+from worktally.aggregator.dap.upload import MAX_UPLOAD_BYTES, REASONS_HEADER, upload
 from worktally.aggregator.errors import DapProblem, NotFound, PayloadTooLarge
 from worktally.client.wire.dap import DapError, b64url, from_b64url
 from worktally.client.wire.dap.aggregation import CollectionJobReq
@@ -102,7 +102,9 @@ def add_leader_routes(app: FastAPI, ctx: DapContext, admin: Callable[..., None])
         outcome = await run_in_threadpool(upload, ctx.store, task, leader_ids, body, client,
                                           signature)
         media = UPLOAD_ERRORS if outcome.errors else None
-        return Response(outcome.body(), status_code=outcome.status, media_type=media)
+        headers = {REASONS_HEADER: ",".join(outcome.reasons)} if outcome.reasons else None
+        return Response(outcome.body(), status_code=outcome.status, media_type=media,
+                        headers=headers)
 
     @app.post("/tasks/{task_id}/collection_jobs", response_class=Response,
               dependencies=[Depends(admin)], openapi_extra=_body(COLLECTION_JOB_REQ),
