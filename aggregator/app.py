@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -46,13 +46,14 @@ from worktally.aggregator.errors import (
     PolicyViolation,
 )
 from worktally.aggregator.ingest import ingest
+from worktally.aggregator.operator_api import add_operator_routes
 from worktally.aggregator.provisioning import (
     check_token,
     load_private_key,
     open_store,
     public_key_bytes,
 )
-from worktally.aggregator.releases import Release, hold, list_releases, release, unhold
+from worktally.aggregator.releases import list_releases
 from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import DataDir
 from worktally.aggregator.store import AggregatorStore, private_umask
@@ -145,15 +146,10 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
         check_token(store, credentials.credentials if credentials else None, "officer")
 
     add_common_routes(app, ctx)
+    add_operator_routes(app, ctx)
     if ctx.role == "helper":
         add_helper_routes(app, ctx)
         add_helper_admin(app, ctx, admin)
-
-        @app.get("/v1/privacy/review", response_model=m.Review, responses=ERRORS,
-                 dependencies=[Depends(officer)])
-        def helper_review() -> dict[str, Any]:
-            return build_review(store)
-
         return app
     add_leader_routes(app, ctx, admin)
     add_leader_admin(app, ctx, admin)
@@ -212,37 +208,6 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
     def get_summary() -> dict[str, Any]:
         return build_summary(list_releases(store))
 
-    @app.get("/v1/admin/releases", response_model=list[m.ReleaseSummary], responses=ERRORS,
-             dependencies=[Depends(admin)])
-    def get_releases() -> list[m.ReleaseSummary]:
-        return [_release_model(r) for r in list_releases(store)]
-
-    @app.post("/v1/admin/releases", status_code=201, response_model=m.ReleaseSummary,
-              responses=ERRORS, dependencies=[Depends(admin)])
-    def post_release(body: m.ReleaseRequest) -> m.ReleaseSummary:
-        if ctx.is_secure(body.cohort):
-            return _release_model(ctx.release(body.cohort, body.period, "admin"))
-        return _release_model(release(store, body.cohort, body.period, "admin"))
-
-    @app.get("/v1/privacy/review", response_model=m.Review, responses=ERRORS,
-             dependencies=[Depends(officer)])
-    def get_review() -> dict[str, Any]:
-        return build_review(store)
-
-    @app.post("/v1/privacy/holds", status_code=201, response_model=m.HoldInfo,
-              responses=ERRORS, dependencies=[Depends(officer)])
-    def post_hold(body: m.HoldRequest) -> m.HoldInfo:
-        h = hold(store, body.cohort, body.period, body.reason)
-        return m.HoldInfo(cohort=h.cohort, period=h.period, reason=h.reason,
-                          held_at=h.held_at.isoformat())
-
-    @app.delete("/v1/privacy/holds/{cohort}/{period}", response_model=m.Accepted,
-                responses=ERRORS, dependencies=[Depends(officer)])
-    def delete_hold(cohort: Annotated[str, Path(pattern=m.COHORT_PATTERN)],
-                    period: Annotated[str, Path(pattern=m.PERIOD_PATTERN)]) -> m.Accepted:
-        unhold(store, cohort, period)
-        return m.Accepted(status="unheld")
-
     @app.get("/dashboard", response_class=HTMLResponse, responses=PAGE_ERRORS)
     def dashboard(request: Request, credentials: Bearer,
                   token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
@@ -285,13 +250,3 @@ def _html(page: str, token: str | None) -> HTMLResponse:
     if token:
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
     return response
-
-
-def _release_model(r: Release) -> m.ReleaseSummary:
-    return m.ReleaseSummary(release_id=r.release_id, cohort=r.cohort, period=r.period,
-                            released_at=r.released_at.isoformat(), released_by=r.released_by,
-                            n=r.n, roster_size=r.roster_size, k_min=r.k_min,
-                            min_contributors=r.min_contributors, epsilon=r.epsilon,
-                            delta=r.delta, mechanism=r.mechanism,
-                            schema_version=r.schema_version, mode=r.mode,
-                            noise_copies=r.noise_copies)

@@ -28,6 +28,7 @@ from worktally.aggregator.settings import (
     DEFAULT_WINDOW,
     DELTA,
     MECHANISM,
+    MIN_EPSILON,
     DataDir,
     ReleasePolicy,
 )
@@ -154,6 +155,8 @@ def add_cohort(store: AggregatorStore, name: str, roster_size: int,
         raise AggregatorError("a cohort name is 1-64 letters, digits, '.', '_' or '-'")
     if roster_size < 1:
         raise AggregatorError("--roster must be the number of people in the team (>= 1)")
+    if not epsilon >= MIN_EPSILON:
+        raise AggregatorError(f"ε per release must be at least {MIN_EPSILON}")
     try:
         kind = window_kind(window).value
         coordinates(epsilon)

@@ -175,7 +175,7 @@ def list_releases(store: AggregatorStore) -> list[Release]:
     return out
 
 
-def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
+def hold(store: AggregatorStore, cohort: str, period: str, reason: str, actor: str) -> Hold:
     """Block a cohort-period's release until the officer lifts the hold."""
     check_period(period)
     if not reason.strip():
@@ -191,18 +191,18 @@ def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
             raise Conflict(f"{cohort} {period} is already on hold")
         now = clock.now()
         con.execute("INSERT INTO holds VALUES (?, ?, ?, ?)", [cohort, period, reason, now])
-        audit(con, "officer", "hold", cohort, period, reason)
+        audit(con, actor, "hold", cohort, period, reason)
     return Hold(cohort, period, reason, now)
 
 
-def unhold(store: AggregatorStore, cohort: str, period: str) -> None:
+def unhold(store: AggregatorStore, cohort: str, period: str, actor: str) -> None:
     check_period(period)
     with store.transaction() as con:
         if not con.execute("SELECT 1 FROM holds WHERE cohort = ? AND period = ?",
                            [cohort, period]).fetchone():
             raise NotFound(f"{cohort} {period} is not on hold")
         con.execute("DELETE FROM holds WHERE cohort = ? AND period = ?", [cohort, period])
-        audit(con, "officer", "unhold", cohort, period, "")
+        audit(con, actor, "unhold", cohort, period, "")
 
 
 def list_holds(store: AggregatorStore) -> list[Hold]:

@@ -29,6 +29,7 @@ from worktally.aggregator.settings import (
     DEFAULT_K,
     DEFAULT_WINDOW,
     MECHANISM,
+    MIN_EPSILON,
     DataDir,
 )
 from worktally.aggregator.store import AggregatorStore
@@ -78,10 +79,12 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
                 window: str = DEFAULT_WINDOW, epsilon: float = DEFAULT_EPSILON,
                 noise_copies: int = 1, k_min: int = DEFAULT_K,
                 schema_version: int = 2,
-                models: dict[int, SecureModel] | None = None) -> Task:
+                models: dict[int, SecureModel] | None = None, actor: str = "admin") -> Task:
     """At the leader: a new secure cohort and its task (the cohort is the task)."""
     if not COHORT_NAME.fullmatch(cohort):
         raise PolicyViolation("a cohort name is 1-64 letters, digits, '.', '_' or '-'")
+    if not epsilon >= MIN_EPSILON:
+        raise PolicyViolation(f"ε per release must be at least {MIN_EPSILON}")
     if not any(supported(c) for c in helper_hpke.configs):
         raise PolicyViolation("the helper offers no HPKE config this leader can seal to")
     model = model_for(schema_version, models)
@@ -106,7 +109,7 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
                     "created_at, window_kind, k_min) VALUES (?, ?, ?, 0.0, ?, ?, ?, ?)",
                     [cohort, roster, epsilon, MECHANISM, now, window, k_min])
         _insert(con, task, now)
-        audit(con, "admin", "cohort-add", cohort, None,
+        audit(con, actor, "cohort-add", cohort, None,
               f"secure task={b64url(task.task_id)} roster={roster} window={window} "
               f"epsilon={epsilon} noise_copies={noise_copies} k={k_min}")
     return task
