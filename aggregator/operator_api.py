@@ -28,7 +28,8 @@ from worktally.client.wire.dap.task import MAX_EPSILON
 
 ERRORS = m.ERRORS
 # Routes that may talk to the helper: it can be down (503) or refuse (502).
-PEER_ERRORS = {**ERRORS, **{code: {"model": m.Problem} for code in (502, 503)}}
+PEER_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS, **{code: {"model": m.Problem} for code in (502, 503)}}
 bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer token")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 Cohort = Annotated[str, Path(pattern=m.COHORT_PATTERN)]
