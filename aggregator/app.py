@@ -23,11 +23,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from worktally.aggregator import api_models as m
+from worktally.aggregator import local_reports
 from worktally.aggregator.body_limit import BodyLimit, RouteLimit
 from worktally.aggregator.dap.admin_routes import add_helper_admin, add_leader_admin
 from worktally.aggregator.dap.context import DapContext
 from worktally.aggregator.dap.jobs import MAX_JOB_BYTES
-from worktally.aggregator.dap.keys import config_list
 from worktally.aggregator.dap.model import NoiseFn, SecureModel
 from worktally.aggregator.dap.routes import (
     add_common_routes,
@@ -95,6 +95,8 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
     private_umask()
     store = open_store(data)
     try:
+        with store.transaction() as con:
+            local_reports.sweep(con, store.root)  # keys of windows released before a crash
         ctx = DapContext.open(store, data, role, noise, driver_interval, models, on_sent)
     except BaseException:
         store.close()
@@ -184,7 +186,7 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
             schema_version=config.schema_version, epsilon=config.epsilon_release, delta=0.0,
             mechanism=c.mechanism, period=config.window_kind, mode="secure", slot=result.slot,
             task_id=b64url(task.task_id), task_config=b64url(config.encoded),
-            leader_hpke_configs=b64url(config_list(ctx.keys).encode()),
+            leader_hpke_configs=b64url(ctx.ring.config_list().encode()),
             helper_hpke_configs=b64url(task.helper_hpke.encode()) if task.helper_hpke
             else None)
 

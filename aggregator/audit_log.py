@@ -1,7 +1,7 @@
 """Reading the audit log: every cohort change, token, enrollment, revocation, roster change,
 hold and release, with the actor that did it (`auth.Actor`), filtered.
 
-Entries are written where the change happens, in the same transaction (`releases.audit`).
+Entries are written where the change happens, in the same transaction (`audit`).
 """
 
 from __future__ import annotations
@@ -10,10 +10,20 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import duckdb
+
+from worktally.aggregator import clock
 from worktally.aggregator.errors import PolicyViolation
 from worktally.aggregator.store import AggregatorStore
 
 MAX_ENTRIES = 10_000
+
+
+def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, cohort: str | None,
+          period: str | None, detail: str) -> None:
+    """Write one entry, inside the caller's transaction."""
+    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
+                [clock.now(), actor, action, cohort, period, detail])
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import duckdb
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.errors import Conflict, NotFound, PolicyViolation
 from worktally.aggregator.provisioning import Cohort, find_cohort
-from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap.task import TaskConfig
 

@@ -19,6 +19,7 @@ import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.errors import (
     AuthError,
     Conflict,
@@ -27,7 +28,6 @@ from worktally.aggregator.errors import (
     PolicyViolation,
 )
 from worktally.aggregator.provisioning import Cohort, digest, find_cohort, new_token
-from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 
 DEFAULT_TOKEN_DAYS = 14

@@ -266,6 +266,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        5,
+        """
+        -- HPKE keys rotate: a new aggregator key each month (`dap/keys.py`); a key that is
+        -- no longer current is kept until nothing sealed to it can still need opening.
+        ALTER TABLE hpke_keys ADD COLUMN key_window VARCHAR;
+        ALTER TABLE hpke_keys ADD COLUMN retired_at TIMESTAMPTZ;
+        """,
+    ),
 ]
 
 

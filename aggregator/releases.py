@@ -17,6 +17,7 @@ from datetime import datetime
 import duckdb
 
 from worktally.aggregator import clock, local_reports
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.errors import Conflict, NotFound, PolicyViolation, ReleaseRefused
 from worktally.aggregator.estimates import MetricEstimate, estimate_metrics
 from worktally.aggregator.provisioning import find_cohort
@@ -210,9 +211,3 @@ def list_holds(store: AggregatorStore) -> list[Hold]:
         rows = con.execute("SELECT cohort, period, reason, held_at FROM holds "
                            "ORDER BY period, cohort").fetchall()
     return [Hold(*row) for row in rows]
-
-
-def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, cohort: str | None,
-          period: str | None, detail: str) -> None:
-    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
-                [clock.now(), actor, action, cohort, period, detail])

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from worktally.aggregator import local_reports
-from worktally.aggregator.provisioning import Cohort
 from worktally.client.wire.errors import PeriodError
 from worktally.client.wire.windows import Window, parse_window, window_of
+
+if TYPE_CHECKING:
+    from worktally.aggregator.provisioning import Cohort
 
 REPORT_WINDOWS_BACK = 2
 # Clients' clocks may run a little ahead: a window opens for reports from its start, less

@@ -13,11 +13,11 @@ import hashlib
 from dataclasses import dataclass
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.dap.batches import bucket, close
 from worktally.aggregator.dap.model import NoiseFn
 from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import DapProblem
-from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError, b64url
 from worktally.client.wire.dap.aggregation import (

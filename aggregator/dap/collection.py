@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import duckdb
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.dap.batches import bucket, close
 from worktally.aggregator.dap.driver import Driver, pending_count
 from worktally.aggregator.dap.model import NoiseFn
 from worktally.aggregator.dap.peer import HelperClient
 from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import PeerUnavailable, ReleaseRefused
-from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError, b64url
 from worktally.client.wire.dap.aggregation import (

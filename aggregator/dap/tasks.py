@@ -19,11 +19,11 @@ from typing import Any
 import duckdb
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.dap.keys import COLLECTOR, load_keys
 from worktally.aggregator.dap.model import SecureModel, model_for
 from worktally.aggregator.errors import AuthError, Conflict, NotFound, PolicyViolation
 from worktally.aggregator.provisioning import COHORT_NAME, digest, new_token
-from worktally.aggregator.releases import audit
 from worktally.aggregator.settings import (
     DEFAULT_EPSILON,
     DEFAULT_K,

@@ -168,6 +168,16 @@ def send(run: Runner, window: str | None = None, client: httpx.Client | None = N
                     backoff_s)
     run({"cmd": "report_record", "attempts": _records(prepared, attempts)})
     last = attempts[-1]
+    if enrollment.secure and last.reason == "outdated_config":
+        # DAP: the leader no longer holds the key the report was sealed to; seal the same
+        # values again to the current keys, and try once more.
+        fresh = run({"cmd": "report_reseal", "window": prepared["window"]})
+        body, prepared["report_id"] = bytes.fromhex(fresh["body_hex"]), fresh["report_id"]
+        more = post(enrollment, body, str(prepared["report_id"]), client, max_attempts,
+                    backoff_s)
+        run({"cmd": "report_record", "attempts": _records(prepared, more)})
+        attempts += more
+        last = attempts[-1]
     if last.status not in ("accepted", "duplicate"):
         code = f" (HTTP {last.http_status})" if last.http_status else ""
         hint = advice(last, prepared["window"], enrollment.secure)
