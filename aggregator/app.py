@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -58,6 +58,7 @@ from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import DataDir
 from worktally.aggregator.store import AggregatorStore, private_umask
 from worktally.aggregator.summary import build_summary, current_rows
+from worktally.aggregator.web_auth import add_login_routes, guard, html_page
 from worktally.client.wire.dap import b64url
 from worktally.client.wire.envelope import IDEMPOTENCY_KEY_PATTERN, MAX_ENVELOPE_BYTES
 from worktally.client.wire.measurement import SCHEMA_VERSION
@@ -71,13 +72,14 @@ BODY_LIMITS = (
     RouteLimit(r"/tasks/[^/]+/aggregation_jobs", MAX_JOB_BYTES),
     RouteLimit(r"/v1/admin/tasks", TASK_FILE_LIMIT),
 )
-# The HTML pages answer errors in JSON like the API does, and the schema must say so.
+# The HTML pages answer a browser without a session with a sign-in page (HTML), and
+# anything else in JSON like the API does; the schema must say both.
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+    code: {"description": "error", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+        "text/html": {}}}
     for code in (401, 403, 422)
 }
-TOKEN_COOKIE = "worktally_token"
 bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer token")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -210,19 +212,21 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
     def get_summary() -> dict[str, Any]:
         return build_summary(list_releases(store))
 
+    add_login_routes(app, store)
+
     @app.get("/dashboard", response_class=HTMLResponse, responses=PAGE_ERRORS)
-    def dashboard(request: Request, credentials: Bearer,
-                  token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
-        used = _page_token(request, credentials, token)
-        check_token(store, used, "admin")
-        return _html(render_dashboard(current_rows(list_releases(store))), used)
+    def dashboard(request: Request, credentials: Bearer) -> Response:
+        allowed = guard(request, store, credentials, "admin")
+        if isinstance(allowed, Response):
+            return allowed
+        return html_page(render_dashboard(current_rows(list_releases(store))))
 
     @app.get("/privacy", response_class=HTMLResponse, responses=PAGE_ERRORS)
-    def privacy_page(request: Request, credentials: Bearer,
-                     token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
-        used = _page_token(request, credentials, token)
-        check_token(store, used, "officer")
-        return _html(render_review(build_review(store)), used)
+    def privacy_page(request: Request, credentials: Bearer) -> Response:
+        allowed = guard(request, store, credentials, "officer")
+        if isinstance(allowed, Response):
+            return allowed
+        return html_page(render_review(build_review(store)))
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -235,20 +239,3 @@ async def _read_capped(request: Request) -> bytes:
         if len(body) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"a report envelope is at most {MAX_ENVELOPE_BYTES} bytes")
     return bytes(body)
-
-
-def _page_token(request: Request, credentials: HTTPAuthorizationCredentials | None,
-                query_token: str | None) -> str | None:
-    # Browsers cannot send a bearer header from a typed URL: accept ?token= once, then a cookie.
-    if credentials is not None:
-        return credentials.credentials
-    return query_token or request.cookies.get(TOKEN_COOKIE)
-
-
-def _html(page: str, token: str | None) -> HTMLResponse:
-    response = HTMLResponse(page, headers={"Cache-Control": "no-store",
-                                           "Content-Security-Policy": "default-src 'none'; "
-                                           "style-src 'unsafe-inline'; img-src data:"})
-    if token:
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-    return response

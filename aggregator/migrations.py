@@ -275,6 +275,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE hpke_keys ADD COLUMN retired_at TIMESTAMPTZ;
         """,
     ),
+    (
+        6,
+        """
+        -- Browser sessions of the HTML pages (`web_auth.py`): the cookie holds a random id,
+        -- never the token; only the id's digest is kept, with the role it stands for.
+        CREATE TABLE web_sessions (
+            session_sha256 VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            token_id VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 ]
 
 
