@@ -44,7 +44,7 @@ from worktally.aggregator.settings import (
     ReleasePolicy,
 )
 from worktally.aggregator.store import AggregatorStore
-from worktally.aggregator.summary import build_summary, current_rows
+from worktally.aggregator.summary import build_summary, current_rows, summary_text
 from worktally.client import paths
 from worktally.client.wire.dap import b64url
 from worktally.client.wire.dap.window import WINDOW_KINDS
@@ -253,14 +253,7 @@ def summary(data: Path, as_json: bool) -> None:
     """Released figures per cohort, window and metric, with 95% intervals."""
     with _store(data) as store:
         out = build_summary(list_releases(store))
-    lines = []
-    for row in out["cohorts"]:
-        lines.append(f"{row['period']} {row['cohort']} ({row['mode']}, n={row['n']})")
-        for name, fig in row["metrics"].items():
-            mean = fig["mean"]
-            lines.append(f"  {name:28} {mean['estimate']:>10.2f}  "
-                         f"95% [{mean['low']:.2f}, {mean['high']:.2f}]")
-    _emit(out, as_json, "\n".join(lines) or "nothing released yet")
+    _emit(out, as_json, summary_text(out))
 
 
 @cli.command()
