@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from worktally.aggregator import clock
+from worktally.aggregator.cli_export import register as register_export
 from worktally.aggregator.cli_secure import (
     add_secure_cohort,
     register,
@@ -293,6 +294,7 @@ def dashboard(data: Path, out_file: Path) -> None:
 
 
 register(cli, data_option, json_option)
+register_export(cli, data_option, json_option)
 
 
 def main() -> None:
