@@ -3,7 +3,9 @@
 It serves `POST /v1/metrics` and `POST /v1/logs` in protobuf or JSON, optionally gzipped,
 and hardens the port the way a local API must be: 127.0.0.1 only, a Host-header check
 against DNS rebinding, no browser origins, and limits on both the body and what it inflates
-to. Decoding and mapping run in the request thread; nothing here touches the database.
+to. Every number is checked against `numbers`' bounds: a request with one out of bounds is
+refused with 400 and nothing of it is spooled. Decoding and mapping run in the request
+thread; nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.capture.spool import Spool
 from worktally.client.errors import SpoolError, WorktallyError
 from worktally.client.otlp.mapping import Mapped, MappingContext, map_logs, map_metrics
+from worktally.client.otlp.numbers import OtlpValueError
 from worktally.client.repos.registry import RepoRegistry
 
 log = logging.getLogger(__name__)
@@ -46,14 +49,24 @@ LOOPBACK = "127.0.0.1"
 REQUEST_TIMEOUT_S = 10
 # OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64.
 _HEX_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id"})
+# How much of the protobuf parser's complaint the 400 answer quotes (it may quote the body).
+_DETAIL_CHARS = 200
 
 
 class OtlpRequestError(WorktallyError):
-    """A request the receiver refuses; carries the HTTP status to answer with."""
+    """A request the receiver refuses; carries the HTTP status to answer with.
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    `detail` goes into the answer only, never into the log: it may quote the request.
+    """
+
+    def __init__(self, status: HTTPStatus, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail
+
+    def answer(self) -> bytes:
+        text = f"{self}: {self.detail}" if self.detail else str(self)
+        return text.encode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,12 @@ def _hex_ids_to_base64(node: Any) -> Any:
     return node
 
 
+def _no_bare_constants(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have; OTLP/JSON writes
+    # non-finite doubles as the strings "NaN" and "Infinity" (refused later as counts).
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode(signal: Signal, content_type: str, body: bytes) -> Message:
     """Parse an export request body; OtlpRequestError(400) when it is not one."""
     message = signal.request_type()
@@ -116,12 +135,14 @@ def decode(signal: Signal, content_type: str, body: bytes) -> Message:
         if content_type == PROTOBUF:
             message.ParseFromString(body)
         else:
-            doc = json.loads(body)
+            doc = json.loads(body, parse_constant=_no_bare_constants)
             if not isinstance(doc, dict):
                 raise ValueError("an OTLP/JSON body is an object")
             json_format.ParseDict(_hex_ids_to_base64(doc), message, ignore_unknown_fields=True)
     except (DecodeError, json_format.ParseError, ValueError, RecursionError) as exc:
-        raise OtlpRequestError(HTTPStatus.BAD_REQUEST, "body is not an OTLP export") from exc
+        # ParseError names the field and says why (e.g. an int64 out of range).
+        raise OtlpRequestError(HTTPStatus.BAD_REQUEST, "body is not an OTLP export",
+                               detail=str(exc)[:_DETAIL_CHARS]) from exc
     return message
 
 
@@ -143,7 +164,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.path, dict(self.headers.items()), self._read_body
             )
         except OtlpRequestError as exc:
-            self._answer(exc.status, "text/plain", str(exc).encode(), close=True)
+            log.info("OTLP request to %s refused with %d: %s", self.path[:64], exc.status, exc)
+            self._answer(exc.status, "text/plain", exc.answer(), close=True)
+            return
+        except Exception:
+            # A bug costs this one request a 500, not the exporter an unanswered connection.
+            log.exception("OTLP request to %s failed", self.path[:64])
+            self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain", b"internal error",
+                         close=True)
             return
         self._answer(status, content_type, payload)
 
@@ -254,7 +282,12 @@ class OtlpReceiver:
         request = decode(signal, content_type, body)
         context = MappingContext(repo_for_cwd=self._repo_for_cwd, label=self.keyer.label,
                                  now=time.time())
-        mapped = signal.mapper(request, context)
+        try:
+            mapped = signal.mapper(request, context)
+        except OtlpValueError as exc:
+            # All or nothing: the exporter must not retry, and a partial export would
+            # count some of a window's tokens and not others.
+            raise OtlpRequestError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
         try:
             self.spool.write(mapped.records())
         except SpoolError as exc:
