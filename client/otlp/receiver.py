@@ -2,10 +2,11 @@
 
 It serves `POST /v1/metrics` and `POST /v1/logs` in protobuf or JSON, optionally gzipped,
 and hardens the port the way a local API must be: 127.0.0.1 only, a Host-header check
-against DNS rebinding, no browser origins, and limits on both the body and what it inflates
-to. Every number is checked against `numbers`' bounds: a request with one out of bounds is
-refused with 400 and nothing of it is spooled. Decoding and mapping run in the request
-thread; nothing here touches the database.
+against DNS rebinding, no browser origins, optionally a per-install secret against other
+local users, and limits on both the body and what it inflates to. Every number is checked
+against `numbers`' bounds: a request with one out of bounds is refused with 400 and nothing
+of it is spooled. Decoding and mapping run in the request thread; nothing here touches the
+database.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.capture.spool import Spool
+from worktally.client.config import OtlpConfig
 from worktally.client.errors import SpoolError, WorktallyError
+from worktally.client.otlp import secret as otlp_secret
 from worktally.client.otlp.mapping import Mapped, MappingContext, map_logs, map_metrics
 from worktally.client.otlp.numbers import OtlpValueError
 from worktally.client.repos.registry import RepoRegistry
@@ -59,10 +62,12 @@ class OtlpRequestError(WorktallyError):
     `detail` goes into the answer only, never into the log: it may quote the request.
     """
 
-    def __init__(self, status: HTTPStatus, message: str, detail: str = "") -> None:
+    def __init__(self, status: HTTPStatus, message: str, detail: str = "",
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        self.headers = headers or {}
 
     def answer(self) -> bytes:
         text = f"{self}: {self.detail}" if self.detail else str(self)
@@ -164,12 +169,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.path, dict(self.headers.items()), self._read_body
             )
         except OtlpRequestError as exc:
-            log.info("OTLP request to %s refused with %d: %s", self.path[:64], exc.status, exc)
-            self._answer(exc.status, "text/plain", exc.answer(), close=True)
+            log.info("OTLP request to %s refused with %d: %s", self._signal_path(), exc.status,
+                     exc)
+            self._answer(exc.status, "text/plain", exc.answer(), close=True, extra=exc.headers)
             return
         except Exception:
             # A bug costs this one request a 500, not the exporter an unanswered connection.
-            log.exception("OTLP request to %s failed", self.path[:64])
+            log.exception("OTLP request to %s failed", self._signal_path())
             self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain", b"internal error",
                          close=True)
             return
@@ -180,14 +186,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
 
+    def _signal_path(self) -> str:
+        # Only a known path is logged: the rest of a request line is the sender's text.
+        path = self.path.split("?", 1)[0]
+        return path if path in SIGNALS else "another path"
+
     def _read_body(self, length: int) -> bytes:
         return self.rfile.read(length)
 
     def _answer(self, status: HTTPStatus, content_type: str, payload: bytes,
-                close: bool = False) -> None:
+                close: bool = False, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         if close:
             # The body may be unread (413, 415): the connection cannot be reused.
             self.send_header("Connection", "close")
@@ -205,17 +218,30 @@ class _Server(ThreadingHTTPServer):
 
 
 class OtlpReceiver:
-    """The agent's receiver: `start()` binds 127.0.0.1 and serves in a background thread."""
+    """The agent's receiver: `start()` binds 127.0.0.1 and serves in a background thread.
+
+    With a `secret`, every request must carry it as `Authorization: Bearer <secret>`.
+    """
 
     def __init__(self, port: int, spool: Spool, keyer: LineKeyer, registry: RepoRegistry,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, secret: str | None = None) -> None:
         self.port = port
         self.spool = spool
         self.keyer = keyer
         self.registry = registry
         self.limits = limits or Limits()
+        self.secret = secret
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, cfg: OtlpConfig, spool: Spool, keyer: LineKeyer,
+                    registry: RepoRegistry) -> OtlpReceiver:
+        """The receiver the `[otlp]` settings describe; makes the secret if it is required."""
+        limits = Limits(max_body_bytes=cfg.max_body_bytes,
+                        max_decompressed_bytes=cfg.max_decompressed_bytes)
+        secret = otlp_secret.load_or_create() if cfg.require_secret else None
+        return cls(cfg.port, spool, keyer, registry, limits, secret)
 
     def start(self) -> int:
         """Bind and serve; returns the actual port (useful with port 0)."""
@@ -260,6 +286,14 @@ class OtlpReceiver:
         if "origin" in lowered:
             # Exporters never send Origin; a browser page always does.
             raise OtlpRequestError(HTTPStatus.FORBIDDEN, "browser requests are not accepted")
+        if self.secret is not None and not otlp_secret.authorized(lowered.get("authorization"),
+                                                                  self.secret):
+            raise OtlpRequestError(
+                HTTPStatus.UNAUTHORIZED,
+                "send Authorization: Bearer <secret>; `worktally otlp env` prints the "
+                f"{otlp_secret.HEADERS_ENV} line that does it",
+                headers={"WWW-Authenticate": 'Bearer realm="worktally-otlp"'},
+            )
         content_type = lowered.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type not in (PROTOBUF, JSON):
             raise OtlpRequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,

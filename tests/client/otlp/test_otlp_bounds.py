@@ -3,6 +3,7 @@ that request is spooled, and the receiver goes on serving."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -25,6 +26,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from otlp_support import Running
 
+from worktally.client.otlp import receiver as receiver_module
 from worktally.client.otlp.numbers import MAX_COUNT
 
 TIMEOUT_S = 10
@@ -265,3 +267,22 @@ def test_sdk_fractional_tokens_are_refused_and_not_spooled(running: Running) -> 
     assert running.spool.pending() == []
     assert _sdk_export(running, [3.0]) is MetricExportResult.SUCCESS
     assert len(running.spool.pending()) == 1
+
+
+def test_an_unexpected_error_is_a_500_and_the_receiver_serves_on(
+    running: Running, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(request: Any, context: Any) -> Any:
+        raise RuntimeError("a bug in a mapper")
+
+    logs = receiver_module.SIGNALS["/v1/logs"]
+    monkeypatch.setitem(receiver_module.SIGNALS, "/v1/logs",
+                        dataclasses.replace(logs, mapper=broken))
+    good = json.dumps(_logs(_api_request({"intValue": "7"}, "req_after_bug"))).encode()
+    response = _post(running, "/v1/logs", good, JSON_TYPE)
+    assert response.status_code == 500
+    assert response.text == "internal error"
+    assert any(r.exc_info and "a bug in a mapper" in str(r.exc_info[1]) for r in caplog.records)
+    assert running.spool.pending() == []
+    monkeypatch.setitem(receiver_module.SIGNALS, "/v1/logs", logs)
+    assert _post(running, "/v1/logs", good, JSON_TYPE).status_code == 200
