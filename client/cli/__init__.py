@@ -35,11 +35,12 @@ def _register_commands() -> None:
         editor,
         hooks,
         importing,
+        otlp,
         reporting,
         settings,
     )
 
-    for module in (capture, importing, hooks, reporting, browser, editor, settings, demo):
+    for module in (capture, importing, hooks, otlp, reporting, browser, editor, settings, demo):
         module.register(cli)
 
 
