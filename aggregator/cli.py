@@ -45,7 +45,7 @@ from worktally.aggregator.settings import (
     ReleasePolicy,
 )
 from worktally.aggregator.store import AggregatorStore
-from worktally.aggregator.summary import build_summary, current_rows, summary_text
+from worktally.aggregator.summary import build_summary, current_rows
 from worktally.client import paths
 from worktally.client.wire.dap import b64url
 from worktally.client.wire.dap.window import WINDOW_KINDS
@@ -252,6 +252,8 @@ def unhold_command(data: Path, cohort: str, period: str) -> None:
 @json_option
 def summary(data: Path, as_json: bool) -> None:
     """Released figures per cohort, window and metric, with 95% intervals."""
+    from worktally.aggregator.summary import summary_text
+
     with _store(data) as store:
         out = build_summary(list_releases(store))
     _emit(out, as_json, summary_text(out))
