@@ -73,13 +73,16 @@ def summary_table(summary: dict[str, Any], truth: dict[str, dict[str, float | No
 def review_tables(review: dict[str, Any]) -> list[Table]:
     """The privacy officer's view: fields with bounds, and per cohort its policy and releases."""
     policy = Table(title=f"privacy review: report schema v{review['schema_version']}")
+    cap = review["yearly_epsilon_cap"]
     for column in ("cohort", "mode", "roster", "enrolled", "k", "window", "ε / release",
-                   "ε / person / year (max)", "releasable"):
+                   "ε / person / year (max)", "ε spent this year", f"left of {cap:g}",
+                   "releasable"):
         policy.add_column(column)
     for c in review["cohorts"]:
         policy.add_row(c["name"], c["mode"], str(c["roster_size"]), str(c["enrolled_clients"]),
                        str(c["k_min"]), c["window"], f"{c['epsilon_per_person_per_period']:g}",
                        f"{c['epsilon_per_person_per_year_max']:g}",
+                       f"{c['epsilon_spent_this_year']:g}", f"{c['epsilon_left_this_year']:g}",
                        "yes" if c["releasable"] else "no")
     fields = Table(title="fields that leave a machine (as two random shares, in secure mode)")
     for column in ("field", "kind", "bound", "counted for", "share of ε", "unit"):

@@ -20,7 +20,7 @@ from release_seeding import CLAMPED, COHORTS, EPSILON, Seeded, seed
 from rich.console import Console
 
 from worktally.aggregator.settings import DataDir
-from worktally.client.demo.output import summary_table
+from worktally.client.demo.output import review_tables, summary_table
 from worktally.client.wire.display import CLAMP_MARK, Figure
 from worktally.client.wire.privacy import YEARLY_EPSILON_CAP
 from worktally.client.wire.windows import window_of
@@ -110,3 +110,16 @@ def test_the_review_shows_the_budget_spent_this_year_and_what_is_left(
     page = httpx.get(f"{server.url}/privacy", timeout=30,
                      headers=bearer(seeded.officer_token)).text
     assert "ε left of the cap of 16" in page and "ε spent per person (released)" in page
+    # The demo prints the same two numbers in its policy table.
+    console = Console(record=True, width=250)
+    for table in review_tables(review):
+        console.print(table)
+    printed = console.export_text()
+    spent, left = EPSILON * released_this_year, YEARLY_EPSILON_CAP - EPSILON * released_this_year
+    lines = printed.splitlines()
+    header = next(ln for ln in lines if "ε spent this year" in ln)
+    growth = next(ln for ln in lines if "│ growth" in ln and "local" in ln)
+    names = [c.strip() for c in re.split(r"[┃│]", header)]
+    cells = [c.strip() for c in growth.split("│")]
+    assert cells[names.index("ε spent this year")] == f"{spent:g}"
+    assert cells[names.index("left of 16")] == f"{max(left, 0):g}"
