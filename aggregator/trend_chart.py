@@ -164,11 +164,12 @@ def _segments(points: list[Point]) -> list[list[Point]]:
 def _line_runs(points: list[Point]) -> list[list[Point]]:
     """Runs of consecutive informative figures: a line through figures too noisy to read
     would draw the noise as a trend."""
-    return [[p for p in run] for whole in _segments(points)
+    return [run for whole in _segments(points)
             for run in _split(whole, lambda p: p.figure.informative)]
 
 
 def _split(points: list[Point], keep: Callable[[Point], bool]) -> list[list[Point]]:
+    """The runs of two or more consecutive points that `keep` accepts."""
     runs: list[list[Point]] = [[]]
     for p in points:
         if keep(p):

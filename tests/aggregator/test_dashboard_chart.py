@@ -123,6 +123,18 @@ def test_uninformative_figures_are_hollow_grey_with_no_line_and_the_chart_says_s
         set(COLORS.values())
 
 
+def test_the_line_skips_a_figure_too_noisy_to_read_but_the_band_does_not() -> None:
+    periods = ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+    rows = [row("growth", p, 500, 0 if i == 1 else 400, 1000 if i == 1 else 600,
+                informative=i != 1) for i, p in enumerate(periods)]
+    root = parse(trend_chart(metric_info(SHARE), rows, COLORS))
+    (line,) = root.findall(".//svg:path[@class='trend']", NS)
+    d = line.get("d", "")
+    assert d.count("M") == 1 and len(numbers(d)) == 2 * 2, "only Q2 to Q3 are joined"
+    assert bands(root)["growth"].count("M") == 1, "the band covers every window"
+    assert len(root.findall(".//svg:circle[@fill='white']", NS)) == 1
+
+
 def label_boxes(root: ElementTree.Element) -> list[tuple[float, float, str]]:
     """Each label's estimated horizontal extent (left, right) and text."""
     out = []
