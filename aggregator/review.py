@@ -29,7 +29,7 @@ from worktally.client.wire.measurement import (
     local_accepted_range,
 )
 from worktally.client.wire.privacy import YEARLY_EPSILON_CAP
-from worktally.client.wire.windows import parse_label, window_of
+from worktally.client.wire.windows import last_ended, parse_label
 
 STORED_PER_REPORT = (
     "local mode: nothing but running sums per cohort, window and metric, and a receipt "
@@ -97,11 +97,12 @@ def _cohort_json(c: Cohort, enrolled: int) -> dict[str, Any]:
 
 
 def budget_this_year(c: Cohort, releases: list[Release], now: datetime) -> dict[str, Any]:
-    """What the cohort's releases spent per person in the current budget year (of its window
-    kind: the ISO year for weeks), and what is left of the yearly cap that clients enforce.
-    A person who reported for every release spent this much; one who sat a release out
-    spent less."""
-    year = window_of(c.window, now).budget_year
+    """What the cohort's releases spent per person in this budget year, and what is left of
+    the yearly cap that clients enforce. "This year" is the budget year of the window clients
+    report for now, the last ended one (the ISO year for weeks): the year the next release
+    spends from, so in early January it is still the year just ended. A person who reported
+    for every release spent this much; one who sat a release out spent less."""
+    year = last_ended(c.window, now).budget_year
     spent = math.fsum(r.epsilon for r in releases
                       if r.cohort == c.name and parse_label(r.period).budget_year == year)
     return {"budget_year": year, "epsilon_spent_this_year": spent,
@@ -176,7 +177,9 @@ def render_review(review: dict[str, Any]) -> str:
             f"<h2>Fields and clipping bounds</h2>{fields}<h2>Cohorts and budgets</h2>{cohorts}"
             f"<p>Each release spends its ε once per person who reported for it; clients "
             f"refuse to pass the yearly cap of {cap:g} (a developer may set a lower one), so "
-            "what is left is the most any further release this budget year can spend.</p>"
+            "what is left is the most any further release this budget year can spend. The "
+            "budget year is that of the last ended window, which the next release spends "
+            "from.</p>"
             f"{noise}<h2>Secure aggregation tasks</h2>{tasks}<h2>Releases</h2>{releases}"
             f"<h2>Released figures</h2><p>{html.escape(CLAMP_LEGEND)}; "
             f"{html.escape(GREY_LEGEND)}.</p>{figures}"
