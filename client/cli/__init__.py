@@ -35,11 +35,13 @@ def _register_commands() -> None:
         editor,
         hooks,
         importing,
+        interop,
         reporting,
         settings,
     )
 
-    for module in (capture, importing, hooks, reporting, browser, editor, settings, demo):
+    for module in (capture, importing, interop, hooks, reporting, browser, editor, settings,
+                   demo):
         module.register(cli)
 
 
