@@ -1,12 +1,17 @@
-"""Commands for neighbouring tools' formats: `worktally import git-ai` and `worktally repos
-set --git-ai-notes`.
+"""Commands for neighbouring tools' formats: `worktally import git-ai`, `worktally repos set
+--git-ai-notes`, and `worktally trace export` (Agent Trace records of your commits).
 
 Each asks the agent (or, with none running, runs under the agent lock), like `sync`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich import box
@@ -18,9 +23,11 @@ from worktally.client.capture.line_keys import default_keyer
 from worktally.client.cli.capture import repos as repos_group
 from worktally.client.cli.importing import import_group
 from worktally.client.cli.output import emit, json_option
+from worktally.client.errors import WorktallyError
 from worktally.client.repos.registry import GIT_AI_NOTES_MODES, RepoRegistry, work_tree_root
 
 TIMEOUT_S = 600.0
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _repo_id(path: Path | None) -> str | None:
@@ -63,7 +70,60 @@ def repos_set(path_or_id: str, mode: str, as_json: bool) -> None:
         f"{repo['path']}: git-ai notes {repo['git_ai_notes']}"))
 
 
+@click.group()
+def trace() -> None:
+    """Agent Trace records of your commits, written to a local file."""
+
+
+@trace.command(name="export")
+@click.option("--repo", "repo_path", type=click.Path(exists=True, path_type=Path),
+              help="Only commits of the work tree containing this folder.")
+@click.option("--since", type=_DAY, help="Only commits made on or after this day "
+              "(YYYY-MM-DD, local time).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the records here (JSON Lines, created 0600); default: stdout.")
+@click.option("--content-hashes", is_flag=True,
+              help="Add a SHA-256 of each range's text (off by default).")
+@json_option
+def trace_export(repo_path: Path | None, since: dt.datetime | None, out: Path | None,
+                 content_hashes: bool, as_json: bool) -> None:
+    """Write one Agent Trace 0.1.0 record per attributed commit (JSON Lines)."""
+    if as_json and out is None:
+        raise click.UsageError("--json prints a summary, so it needs --out FILE")
+    request: dict[str, Any] = {
+        "cmd": "trace_export", "repo_id": _repo_id(repo_path),
+        "since": since.date().isoformat() if since is not None else None,
+        "content_hashes": content_hashes}
+    result, _ = call(request, timeout=TIMEOUT_S)
+    lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                    for r in result["records"])
+    if out is None:
+        sys.stdout.write(lines)
+        return
+    _write_out(out, lines.encode("utf-8"))
+    summary = {"out": str(out), "records": len(result["records"]), "repos": result["repos"],
+               "repo_errors": result["repo_errors"], "content_hashes": content_hashes}
+    emit(as_json, summary, lambda c: c.print(
+        f"wrote {summary['records']} Agent Trace record(s) to {out}"))
+
+
+def _write_out(path: Path, data: bytes) -> None:
+    """Write the records as a new 0600 file beside `path`, then rename it into place; the
+    folder itself is left as it is (it is the user's, not worktally's)."""
+    if not path.parent.is_dir():
+        raise WorktallyError(f"{path.parent} is not a folder; create it or choose another --out")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 def register(group: click.Group) -> None:
-    """Add this module's commands to the group (to its `import` and `repos` groups)."""
+    """Add this module's commands to the group (and to its `import` and `repos` groups)."""
     import_group.add_command(import_git_ai)
     repos_group.add_command(repos_set)
+    group.add_command(trace)

@@ -1,5 +1,5 @@
-"""The interop requests to the database owner: import git-ai notes, set a repo's git-ai
-notes mode.
+"""The interop requests to the database owner: import git-ai notes, export Agent Trace
+records, set a repo's git-ai notes mode.
 
 They run in the agent when one runs, else in the CLI under the agent lock;
 `worktally.client.agent.requests` lists `HANDLERS` in its dispatch table.
@@ -7,16 +7,18 @@ They run in the agent when one runs, else in the CLI under the agent lock;
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any, Protocol
 
 import duckdb
 
 from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
-from worktally.client.errors import WorktallyError
-from worktally.client.interop import git_ai_import
+from worktally.client.errors import GitError, WorktallyError
+from worktally.client.interop import agent_trace, agent_trace_check, git_ai_import
 from worktally.client.repos.registry import Repo, RepoRegistry
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,56 @@ def _importer(ctx: Context, repo: Repo) -> Callable[[Connection], git_ai_import.
     return lambda con: git_ai_import.import_repo(con, ctx.keyer, repo, ctx.cfg)
 
 
+def _exporter(ctx: Context, repo: Repo, since: dt.datetime | None,
+              hashes: bool) -> Callable[[Connection], list[dict[str, Any]]]:
+    version = _version()
+    return lambda con: list(agent_trace.records(con, ctx.keyer, repo, version, since=since,
+                                                content_hashes=hashes))
+
+
+def _since(request: dict[str, Any]) -> dt.datetime | None:
+    raw = request.get("since")
+    if raw is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise WorktallyError("'since' must be a date like 2026-03-01") from exc
+    return dt.datetime.combine(day, dt.time()).astimezone()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("worktally")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _trace_export(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    repos = _repos(ctx, request)
+    since = _since(request)
+    hashes = bool(request.get("content_hashes"))
+    run = getattr(ctx, "run_read", None) or ctx.run_db
+    out: list[dict[str, Any]] = []
+    errors = 0
+    for repo in repos:
+        try:
+            found: list[dict[str, Any]] = run(_exporter(ctx, repo, since, hashes))
+        except (GitError, OSError) as exc:
+            errors += 1
+            log.warning("repo %s left out of the trace export: %s", repo.repo_id,
+                        type(exc).__name__)
+            continue
+        for record in found:
+            wrong = agent_trace_check.problems(record, strict=True)
+            if wrong:
+                # A record that breaks the spec is a worktally bug: never write it.
+                raise WorktallyError("an Agent Trace record failed its own check ("
+                                     + "; ".join(wrong[:3]) + "); please report this")
+        out.extend(found)
+    return {"records": out, "repos": len(repos) - errors, "repo_errors": errors}
+
+
 def _repos_set(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     target, mode = request.get("path"), request.get("git_ai_notes")
     if not isinstance(target, str) or not target or not isinstance(mode, str):
@@ -86,5 +138,6 @@ def _repos_set(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {
     "git_ai_import": _git_ai_import,
+    "trace_export": _trace_export,
     "repos_set": _repos_set,
 }
