@@ -36,6 +36,11 @@ Connection = duckdb.DuckDBPyConnection
 # A note or an attested file larger than this is not read (a note is a few KB).
 MAX_NOTE_BYTES = 4 * 1024 * 1024
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# Notes read (with their files) before their lines are stored.
+NOTES_PER_CHUNK = 200
+SKIPPED = ("not_yours", "too_old")
+STATUS_COUNTS = {"read": "notes", "malformed": "malformed", "not_yours": "not_yours",
+                 "too_old": "too_old"}
 # The kind of an AI line a note does not name: git-ai records agents' checkpoints.
 DEFAULT_KIND = "agent"
 # A conversation id kept as it is (it then joins the tool's own session, as worktally's
@@ -127,17 +132,21 @@ def read_notes(con: Connection, keyer: LineKeyer, repo: Repo, cfg: Config) -> Re
             statuses[sha] = "too_old"
         else:
             mine.append(fact)
-    rows, read = _note_lines(root, keyer, mine, {sha: listed[sha] for sha in todo})
-    statuses.update(read)
-    counts.not_yours = sum(1 for s in statuses.values() if s == "not_yours")
-    counts.too_old = sum(1 for s in statuses.values() if s == "too_old")
-    counts.malformed = sum(1 for s in statuses.values() if s == "malformed")
-    counts.notes = sum(1 for s in statuses.values() if s == "read")
-    _store(con, repo.repo_id, {f.sha: f.committed_at for f in mine}, rows, statuses,
-           {sha: listed[sha] for sha in statuses})
-    for lines in rows.values():
-        counts.ai_lines += sum(1 for r in lines if r.source == "ai")
-        counts.human_lines += sum(1 for r in lines if r.source == "human")
+    blobs = {sha: listed[sha] for sha in todo}
+    times = {f.sha: f.committed_at for f in mine}
+    # Commits in chunks, each stored before the next is read: memory stays bounded by one
+    # chunk's notes and files however long the history.
+    for i in range(0, len(mine), NOTES_PER_CHUNK):
+        rows, read = _note_lines(root, keyer, mine[i:i + NOTES_PER_CHUNK], blobs)
+        _store(con, repo.repo_id, times, rows, read, blobs)
+        statuses.update(read)
+        for lines in rows.values():
+            counts.ai_lines += sum(1 for r in lines if r.source == "ai")
+            counts.human_lines += sum(1 for r in lines if r.source == "human")
+    skipped = {sha: status for sha, status in statuses.items() if status in SKIPPED}
+    _store(con, repo.repo_id, times, {}, skipped, blobs)
+    for status in statuses.values():
+        setattr(counts, STATUS_COUNTS[status], getattr(counts, STATUS_COUNTS[status]) + 1)
     return counts
 
 

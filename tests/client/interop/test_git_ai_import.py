@@ -171,7 +171,10 @@ def _registry(tmp_path: Path, repo) -> RepoRegistry:
     return registry
 
 
-def test_notes_give_each_commit_its_ai_human_and_untracked_lines(tmp_path, git_repo):
+def test_notes_give_each_commit_its_ai_human_and_untracked_lines(tmp_path, git_repo,
+                                                                 monkeypatch):
+    # Two notes per chunk: the five notes are read and stored in three rounds.
+    monkeypatch.setattr(git_ai_import, "NOTES_PER_CHUNK", 2)
     history = History(git_repo)
     con = open_db(tmp_path)
     registry = _registry(tmp_path, history.repo)
@@ -227,6 +230,23 @@ def test_notes_read_after_commits_were_attributed_change_them_and_the_sums_hold(
     for row in con.execute("SELECT lines_added, ai_lines + ai_modified_lines + human_lines + "
                            "bulk_lines + external_lines + unknown_lines FROM commits").fetchall():
         assert row[0] == row[1]
+
+
+def test_a_note_git_ai_rewrites_is_read_again(tmp_path, git_repo):
+    history = History(git_repo)
+    con = open_db(tmp_path)
+    registry = _registry(tmp_path, history.repo)
+    _sync(con, registry)
+    assert _classes(con, history.c1) == (9, 0, 3, 0, 0, 2)
+    # The untracked lines 9-10 become the cursor session's.
+    add_note(history.repo, history.c1, note_text(
+        [(history.app, [(session_key("cursor", "conv-cursor", "9"), "9-12")])], base=history.c1,
+        sessions={session_id("cursor", "conv-cursor"): session_record(
+            "cursor", "conv-cursor", "gpt-5")}))
+    assert _sync(con, registry).git_ai_notes_read == 1
+    assert _classes(con, history.c1) == (11, 0, 3, 0, 0, 0)
+    assert con.execute("SELECT count(*) FROM git_ai_lines WHERE sha = ?",
+                       [history.c1]).fetchone() == (4,)
 
 
 def test_worktally_s_own_observations_rank_as_edits_do(tmp_path, git_repo):
