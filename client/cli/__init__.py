@@ -36,12 +36,13 @@ def _register_commands() -> None:
         hooks,
         importing,
         interop,
+        otlp,
         reporting,
         settings,
     )
 
-    for module in (capture, importing, interop, hooks, reporting, browser, editor, settings,
-                   demo):
+    for module in (capture, importing, interop, hooks, otlp, reporting, browser, editor,
+                   settings, demo):
         module.register(cli)
 
 
