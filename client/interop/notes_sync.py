@@ -1,8 +1,9 @@
 """What each sync does with a repo's git-ai notes, after its commits are attributed.
 
-`read` (the default) reads notes git-ai added or changed and applies every stored note line
-to the commits just attributed; `write` also writes notes for your commits that have none;
-`off` does neither. Reading never changes the repository.
+`read` (the default) reads notes git-ai added or changed; `write` also writes notes for your
+commits that have none; `off` does neither. In every mode the note lines already stored (read
+at an earlier sync or by `worktally import git-ai`) apply to the commits just attributed.
+Reading never changes the repository.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def sync_repo(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, repo: Repo, cfg:
               processed_since: dt.datetime) -> tuple[int, int]:
     """Returns (notes read, notes written)."""
     if repo.git_ai_notes == "off":
+        git_ai_import.apply_notes(con, repo.repo_id, processed_since)
         return 0, 0
     read = git_ai_import.import_repo(con, keyer, repo, cfg, processed_since)
     written = 0

@@ -180,3 +180,27 @@ def test_repos_set_turns_writing_on_and_off_per_repo(tmp_path, git_repo):
     assert synced["git_ai_notes_written"] == 0
     assert read_note(work.repo, work.sha) is None
     assert git_ai_format.NOTES_REF == "refs/notes/ai"
+
+
+def test_the_committer_s_name_goes_into_the_note_but_never_into_the_database(tmp_path,
+                                                                            git_repo):
+    canary = "Zqxcanary Person"
+    repo = git_repo()
+    repo.git("config", "user.name", canary)
+    con = open_db(tmp_path)
+    typed = numbered("typed", 2)
+    record(con, "typed", typed)
+    sha = repo.commit("c", {"t.py": _text(typed)})
+    registry = RepoRegistry(KEYER, tmp_path / "repos.json")
+    registry.add(repo.root)
+    registry.set_git_ai_notes(str(repo.root), "write")
+    assert _sync(con, KEYER, registry).git_ai_notes_written == 1
+    note = read_note(repo, sha) or ""
+    assert f'"author": "{canary} <dev@example.com>"' in note
+    columns = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                          "WHERE data_type = 'VARCHAR' AND table_schema = 'main'").fetchall()
+    for table, column in columns:
+        for needle in ("zqxcanary", "dev@example.com"):
+            hits = con.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}" ILIKE ?',
+                               [f"%{needle}%"]).fetchone()
+            assert hits == (0,), f"{table}.{column} holds {needle}"

@@ -291,6 +291,12 @@ def test_import_command_reads_one_repo_and_reports_per_repo(tmp_path, git_repo):
     assert commits[history.c1]["unknown_lines"] == 2
     listed = json.loads(runner.invoke(cli, ["repos", "list", "--json"]).stdout)
     assert listed[0]["git_ai_notes"] == "off"
+    # With the mode still off, a later commit takes the imported notes' lines at its sync.
+    later = history.repo.commit("again", {"copy.py": _text(history.claude)})
+    assert json.loads(runner.invoke(cli, ["sync", "--json"]).stdout)["git_ai_notes_read"] == 0
+    commits = {c["sha"]: c for c in json.loads(
+        runner.invoke(cli, ["commits", "--json"]).stdout)}
+    assert commits[later]["ai_by_tool"] == {"claude-code": 4}
     text = runner.invoke(cli, ["import", "git-ai"])
     assert text.exit_code == 0 and "notes" in text.stdout
     elsewhere = tmp_path / "elsewhere"
