@@ -85,7 +85,9 @@ def export_repo(con: Connection, keyer: LineKeyer, repo: Repo,
         if fact is None:
             continue
         if commit.sha in listed:
-            done.append((commit.sha, listed[commit.sha], "had_note", 0, 0))
+            # A note that appeared since the read step: no blob is kept, so the next read
+            # step reads it.
+            done.append((commit.sha, None, "had_note", 0, 0))
             counts.had_note += 1
             continue
         note = build_note(con, keyer, root, repo.repo_id, fact)

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import duckdb
@@ -65,16 +65,11 @@ class ReadCounts:
     commits_changed: int = 0
 
     def add(self, other: ReadCounts) -> None:
-        for name in ("notes", "unchanged", "not_yours", "too_old", "malformed", "ai_lines",
-                     "human_lines", "commit_lines_changed", "commits_changed"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in fields(self):
+            setattr(self, name.name, getattr(self, name.name) + getattr(other, name.name))
 
     def to_json(self) -> dict[str, int]:
-        return {"notes": self.notes, "unchanged": self.unchanged, "not_yours": self.not_yours,
-                "too_old": self.too_old, "malformed": self.malformed,
-                "ai_lines": self.ai_lines, "human_lines": self.human_lines,
-                "commit_lines_changed": self.commit_lines_changed,
-                "commits_changed": self.commits_changed}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -204,3 +204,20 @@ def test_the_committer_s_name_goes_into_the_note_but_never_into_the_database(tmp
             hits = con.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}" ILIKE ?',
                                [f"%{needle}%"]).fetchone()
             assert hits == (0,), f"{table}.{column} holds {needle}"
+
+
+def test_a_note_that_appears_between_reading_and_writing_is_read_next(tmp_path, git_repo):
+    from worktally.client.interop import git_ai_export, git_ai_import
+
+    work = Work(tmp_path, git_repo)
+    work.registry.set_git_ai_notes(str(work.repo.root), "off")
+    _sync(work.con, KEYER, work.registry)
+    theirs = ("x.py\n  " + session_key("cursor", "c", "t") + " 1-3\n---\n" + json.dumps(
+        {"schema_version": "authorship/3.0.0", "base_commit_sha": work.sha, "prompts": {},
+         "sessions": {session_key("cursor", "c", "t").split("::")[0]:
+                      session_record("cursor", "c", "gpt-5")}}))
+    add_note(work.repo, work.sha, theirs)
+    repo = work.registry.list()[0]
+    assert git_ai_export.export_repo(work.con, KEYER, repo).had_note == 1
+    assert read_note(work.repo, work.sha) == theirs
+    assert git_ai_import.read_notes(work.con, KEYER, repo, CFG).notes == 1
