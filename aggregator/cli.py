@@ -21,6 +21,7 @@ import click
 from worktally.aggregator import cli_admin, cli_secure, clock
 from worktally.aggregator.cli_admin import data_option as optional_data
 from worktally.aggregator.cli_admin import emit, run
+from worktally.aggregator.cli_export import register as register_export
 from worktally.aggregator.provisioning import init_data_dir, open_store
 from worktally.aggregator.releases import list_releases
 from worktally.aggregator.settings import (
@@ -143,15 +144,10 @@ def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...], role
 @json_option
 def summary(data: Path | None, as_json: bool) -> None:
     """Released figures per cohort, window and metric, with 95% intervals."""
+    from worktally.aggregator.summary import summary_text
+
     out = run(data, "summary")
-    lines = []
-    for row in out["cohorts"]:
-        lines.append(f"{row['period']} {row['cohort']} ({row['mode']}, n={row['n']})")
-        for name, fig in row["metrics"].items():
-            mean = fig["mean"]
-            lines.append(f"  {name:28} {mean['estimate']:>10.2f}  "
-                         f"95% [{mean['low']:.2f}, {mean['high']:.2f}]")
-    emit(out, as_json, "\n".join(lines) or "nothing released yet")
+    emit(out, as_json, summary_text(out))
 
 
 @cli.command()
@@ -170,6 +166,7 @@ def dashboard(data: Path, out_file: Path) -> None:
 
 cli_admin.register(cli)
 cli_secure.register(cli)
+register_export(cli, data_option, json_option)
 
 
 def main() -> None:

@@ -35,11 +35,14 @@ def _register_commands() -> None:
         editor,
         hooks,
         importing,
+        interop,
+        otlp,
         reporting,
         settings,
     )
 
-    for module in (capture, importing, hooks, reporting, browser, editor, settings, demo):
+    for module in (capture, importing, interop, hooks, otlp, reporting, browser, editor,
+                   settings, demo):
         module.register(cli)
 
 

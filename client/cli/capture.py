@@ -111,12 +111,13 @@ def repos_list(as_json: bool) -> None:
     """List the watched work trees."""
     registry = RepoRegistry(default_keyer())
     repos = registry.list()
-    data = [{"repo_id": r.repo_id, "path": r.path, "added_at": r.added_at} for r in repos]
+    data = [{"repo_id": r.repo_id, "path": r.path, "added_at": r.added_at,
+             "git_ai_notes": r.git_ai_notes} for r in repos]
 
     def render(console: Console) -> None:
-        table = Table("repo id", "path")
+        table = Table("repo id", "path", "git-ai notes")
         for repo in repos:
-            table.add_row(repo.repo_id, repo.path)
+            table.add_row(repo.repo_id, repo.path, repo.git_ai_notes)
         console.print(table if repos else "no repos registered; add one with `worktally repos add`")
 
     emit(as_json, data, render)
