@@ -24,6 +24,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from worktally.aggregator import api_models as m
 from worktally.aggregator import local_reports
+from worktally.aggregator.auth import check_token
 from worktally.aggregator.body_limit import BodyLimit, RouteLimit
 from worktally.aggregator.dap.admin_routes import add_helper_admin, add_leader_admin
 from worktally.aggregator.dap.context import DapContext
@@ -48,7 +49,6 @@ from worktally.aggregator.errors import (
 from worktally.aggregator.ingest import ingest
 from worktally.aggregator.operator_api import add_operator_routes
 from worktally.aggregator.provisioning import (
-    check_token,
     load_private_key,
     open_store,
     public_key_bytes,

@@ -206,10 +206,3 @@ def _cohort(row: tuple[Any, ...]) -> Cohort:
     # The roster is the leader's (cohorts.roster_size), not the task's.
     return Cohort(name, roster, task.epsilon_release, 0.0, mechanism, task.window_kind,
                   task.k_min, "secure", retired)
-
-
-def check_token(store: AggregatorStore, token: str | None, role: str) -> None:
-    """Raise AuthError for a missing or unknown token, WrongRole for another role's token."""
-    from worktally.aggregator.auth import authenticate
-
-    authenticate(store, token, role)
