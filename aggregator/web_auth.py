@@ -133,11 +133,11 @@ def login_page(next_path: str, status: int = 200, message: str = "") -> HTMLResp
 def add_login_routes(app: FastAPI, store: AggregatorStore) -> None:
     html_answers: dict[int | str, dict[str, object]] = {
         code: {"description": "an HTML page", "content": {"text/html": {}}}
-        for code in (200, 401, 403)}
+        for code in (200, 400, 401, 403)}
 
     @app.get("/login", response_class=HTMLResponse, responses=html_answers)
-    def get_login(page: Annotated[str, Query(alias="next", max_length=40)] = "/dashboard"
-                  ) -> HTMLResponse:
+    def get_login(page: Annotated[str, Query(alias="next")] = "/dashboard") -> HTMLResponse:
+        # Anything but a known page (however long) signs in to the dashboard: no 422 here.
         return login_page(page if page in PAGES else "/dashboard")
 
     @app.post("/login", response_class=Response, openapi_extra=FORM_BODY,
@@ -145,8 +145,11 @@ def add_login_routes(app: FastAPI, store: AggregatorStore) -> None:
     async def post_login(request: Request) -> Response:
         if not _same_origin(request):
             return login_page("/dashboard", 403, "Sign in from this server's own page.")
-        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"),
-                                     max_num_fields=4)
+        try:
+            form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"),
+                                         max_num_fields=4)
+        except ValueError:  # more fields than the form has: not our page's post
+            return login_page("/dashboard", 400, "That was not this server's sign-in form.")
         token = (form.get("token") or [""])[0].strip()
         target = (form.get("next") or ["/dashboard"])[0]
         target = target if target in PAGES else "/dashboard"

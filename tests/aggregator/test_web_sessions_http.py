@@ -112,3 +112,16 @@ def test_a_session_expires(tmp_path: Path) -> None:
         assert expired.status_code == 401
     finally:
         later.stop()
+
+
+def test_a_malformed_sign_in_is_refused_not_a_server_error(org) -> None:
+    """Fuzzing found both: a form with more fields than the page's raised a 500, and a long
+    `next` on GET /login answered a 422 its OpenAPI entry did not describe."""
+    dep, server = org
+    stuffed = "&".join(f"f{i}=x" for i in range(6)) + f"&token={dep.admin_token}"
+    answer = httpx.post(f"{server.url}/login", content=stuffed, timeout=10, headers={
+        "Content-Type": "application/x-www-form-urlencoded"}, follow_redirects=False)
+    assert answer.status_code == 400 and "sign-in form" in answer.text
+    assert COOKIE not in answer.headers.get("set-cookie", "")
+    page = httpx.get(f"{server.url}/login", params={"next": "0" * 41}, timeout=10)
+    assert page.status_code == 200 and 'value="/dashboard"' in page.text
