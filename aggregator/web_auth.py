@@ -35,9 +35,11 @@ SESSION_HOURS = 8
 BROWSER = "browser session"
 # The pages one can sign in to, and whose token each needs.
 PAGES = {"/dashboard": "admin", "/privacy": "officer"}
+# Referrer-Policy same-origin, not no-referrer: under no-referrer a browser sends
+# `Origin: null` with the sign-in form's POST, which `_same_origin` must refuse.
 HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy":
            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'",
-           "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+           "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
 bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer token")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 FORM_BODY = {"requestBody": {"required": True, "content": {
