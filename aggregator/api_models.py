@@ -19,6 +19,8 @@ class Problem(BaseModel):
     and `taskid`."""
 
     detail: str
+    reason: str | None = Field(None, description="a stable code for a refusal a client must "
+                               "tell apart (window_closed, key_revoked, over_roster, ...)")
     type: str | None = None
     title: str | None = None
     status: int | None = None

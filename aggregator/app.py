@@ -15,17 +15,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from worktally.aggregator import api_models as m
+from worktally.aggregator import local_reports
+from worktally.aggregator.auth import check_token
+from worktally.aggregator.body_limit import BodyLimit, RouteLimit
 from worktally.aggregator.dap.admin_routes import add_helper_admin, add_leader_admin
 from worktally.aggregator.dap.context import DapContext
-from worktally.aggregator.dap.keys import config_list
+from worktally.aggregator.dap.jobs import MAX_JOB_BYTES
 from worktally.aggregator.dap.model import NoiseFn, SecureModel
 from worktally.aggregator.dap.routes import (
     add_common_routes,
@@ -34,6 +37,7 @@ from worktally.aggregator.dap.routes import (
     problem_response,
 )
 from worktally.aggregator.dap.tasks import task_for_cohort
+from worktally.aggregator.dap.upload import MAX_UPLOAD_BYTES
 from worktally.aggregator.dashboard import render_dashboard
 from worktally.aggregator.enrollment import enroll
 from worktally.aggregator.errors import (
@@ -43,29 +47,39 @@ from worktally.aggregator.errors import (
     PolicyViolation,
 )
 from worktally.aggregator.ingest import ingest
+from worktally.aggregator.operator_api import add_operator_routes
 from worktally.aggregator.provisioning import (
-    check_token,
     load_private_key,
     open_store,
     public_key_bytes,
 )
-from worktally.aggregator.releases import Release, hold, list_releases, release, unhold
+from worktally.aggregator.releases import list_releases
 from worktally.aggregator.review import build_review, render_review
 from worktally.aggregator.settings import DataDir
-from worktally.aggregator.store import AggregatorStore
+from worktally.aggregator.store import AggregatorStore, private_umask
 from worktally.aggregator.summary import build_summary, current_rows
+from worktally.aggregator.web_auth import add_login_routes, guard, html_page
 from worktally.client.wire.dap import b64url
 from worktally.client.wire.envelope import IDEMPOTENCY_KEY_PATTERN, MAX_ENVELOPE_BYTES
 from worktally.client.wire.measurement import SCHEMA_VERSION
 
 ERRORS = m.ERRORS
-# The HTML pages answer errors in JSON like the API does, and the schema must say so.
+TASK_FILE_LIMIT = 64 * 1024
+# Routes whose bodies may be larger (or must be smaller) than body_limit.DEFAULT_LIMIT.
+BODY_LIMITS = (
+    RouteLimit(r"/v1/reports", MAX_ENVELOPE_BYTES),
+    RouteLimit(r"/tasks/[^/]+/reports", MAX_UPLOAD_BYTES),
+    RouteLimit(r"/tasks/[^/]+/aggregation_jobs", MAX_JOB_BYTES),
+    RouteLimit(r"/v1/admin/tasks", TASK_FILE_LIMIT),
+)
+# The HTML pages answer a browser without a session with a sign-in page (HTML), and
+# anything else in JSON like the API does; the schema must say both.
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+    code: {"description": "error", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+        "text/html": {}}}
     for code in (401, 403, 422)
 }
-TOKEN_COOKIE = "worktally_token"
 bearer = HTTPBearer(auto_error=False, description="the admin or privacy-officer token")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -80,8 +94,11 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
     OpenDP draw (tests), `driver_interval` is the leader's aggregation period (0: only on
     demand), `on_sent` is told each aggregation job id the leader has sent.
     """
+    private_umask()
     store = open_store(data)
     try:
+        with store.transaction() as con:
+            local_reports.sweep(con, store.root)  # keys of windows released before a crash
         ctx = DapContext.open(store, data, role, noise, driver_interval, models, on_sent)
     except BaseException:
         store.close()
@@ -94,10 +111,15 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
         ctx.close()
         store.close()
 
+    # No /docs or /redoc: they answered without auth and loaded Swagger from a CDN. The
+    # OpenAPI document stays (docs/admin.md lists every route it holds).
     app = FastAPI(title=f"worktally aggregator ({ctx.role})", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
                   description="Local mode: ingests signed, sealed, locally-noised reports. "
                               "Secure mode: the leader or helper of DAP draft-18 over Prio3. "
                               "Releases per-cohort figures with 95% intervals.")
+    # Every route's body is capped before it is read, authenticated or parsed.
+    app.add_middleware(BodyLimit, routes=BODY_LIMITS)
     if allowed_hosts:
         # A loopback deployment refuses other Host headers, against DNS rebinding.
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
@@ -106,7 +128,10 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
     async def aggregator_error(_: Request, exc: AggregatorError) -> JSONResponse:
         if isinstance(exc, DapProblem):
             return problem_response(exc)
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        body = {"detail": str(exc)}
+        if exc.reason:
+            body["reason"] = exc.reason
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,15 +150,10 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
         check_token(store, credentials.credentials if credentials else None, "officer")
 
     add_common_routes(app, ctx)
+    add_operator_routes(app, ctx)
     if ctx.role == "helper":
         add_helper_routes(app, ctx)
         add_helper_admin(app, ctx, admin)
-
-        @app.get("/v1/privacy/review", response_model=m.Review, responses=ERRORS,
-                 dependencies=[Depends(officer)])
-        def helper_review() -> dict[str, Any]:
-            return build_review(store)
-
         return app
     add_leader_routes(app, ctx, admin)
     add_leader_admin(app, ctx, admin)
@@ -168,7 +188,7 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
             schema_version=config.schema_version, epsilon=config.epsilon_release, delta=0.0,
             mechanism=c.mechanism, period=config.window_kind, mode="secure", slot=result.slot,
             task_id=b64url(task.task_id), task_config=b64url(config.encoded),
-            leader_hpke_configs=b64url(config_list(ctx.keys).encode()),
+            leader_hpke_configs=b64url(ctx.ring.config_list().encode()),
             helper_hpke_configs=b64url(task.helper_hpke.encode()) if task.helper_hpke
             else None)
 
@@ -192,50 +212,21 @@ def _local_routes(app: FastAPI, store: AggregatorStore, data: DataDir, ctx: DapC
     def get_summary() -> dict[str, Any]:
         return build_summary(list_releases(store))
 
-    @app.get("/v1/admin/releases", response_model=list[m.ReleaseSummary], responses=ERRORS,
-             dependencies=[Depends(admin)])
-    def get_releases() -> list[m.ReleaseSummary]:
-        return [_release_model(r) for r in list_releases(store)]
-
-    @app.post("/v1/admin/releases", status_code=201, response_model=m.ReleaseSummary,
-              responses=ERRORS, dependencies=[Depends(admin)])
-    def post_release(body: m.ReleaseRequest) -> m.ReleaseSummary:
-        if ctx.is_secure(body.cohort):
-            return _release_model(ctx.release(body.cohort, body.period, "admin"))
-        return _release_model(release(store, body.cohort, body.period, "admin"))
-
-    @app.get("/v1/privacy/review", response_model=m.Review, responses=ERRORS,
-             dependencies=[Depends(officer)])
-    def get_review() -> dict[str, Any]:
-        return build_review(store)
-
-    @app.post("/v1/privacy/holds", status_code=201, response_model=m.HoldInfo,
-              responses=ERRORS, dependencies=[Depends(officer)])
-    def post_hold(body: m.HoldRequest) -> m.HoldInfo:
-        h = hold(store, body.cohort, body.period, body.reason)
-        return m.HoldInfo(cohort=h.cohort, period=h.period, reason=h.reason,
-                          held_at=h.held_at.isoformat())
-
-    @app.delete("/v1/privacy/holds/{cohort}/{period}", response_model=m.Accepted,
-                responses=ERRORS, dependencies=[Depends(officer)])
-    def delete_hold(cohort: Annotated[str, Path(pattern=m.COHORT_PATTERN)],
-                    period: Annotated[str, Path(pattern=m.PERIOD_PATTERN)]) -> m.Accepted:
-        unhold(store, cohort, period)
-        return m.Accepted(status="unheld")
+    add_login_routes(app, store)
 
     @app.get("/dashboard", response_class=HTMLResponse, responses=PAGE_ERRORS)
-    def dashboard(request: Request, credentials: Bearer,
-                  token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
-        used = _page_token(request, credentials, token)
-        check_token(store, used, "admin")
-        return _html(render_dashboard(current_rows(list_releases(store))), used)
+    def dashboard(request: Request, credentials: Bearer) -> Response:
+        allowed = guard(request, store, credentials, "admin")
+        if isinstance(allowed, Response):
+            return allowed
+        return html_page(render_dashboard(current_rows(list_releases(store))))
 
     @app.get("/privacy", response_class=HTMLResponse, responses=PAGE_ERRORS)
-    def privacy_page(request: Request, credentials: Bearer,
-                     token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
-        used = _page_token(request, credentials, token)
-        check_token(store, used, "officer")
-        return _html(render_review(build_review(store)), used)
+    def privacy_page(request: Request, credentials: Bearer) -> Response:
+        allowed = guard(request, store, credentials, "officer")
+        if isinstance(allowed, Response):
+            return allowed
+        return html_page(render_review(build_review(store)))
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -248,30 +239,3 @@ async def _read_capped(request: Request) -> bytes:
         if len(body) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"a report envelope is at most {MAX_ENVELOPE_BYTES} bytes")
     return bytes(body)
-
-
-def _page_token(request: Request, credentials: HTTPAuthorizationCredentials | None,
-                query_token: str | None) -> str | None:
-    # Browsers cannot send a bearer header from a typed URL: accept ?token= once, then a cookie.
-    if credentials is not None:
-        return credentials.credentials
-    return query_token or request.cookies.get(TOKEN_COOKIE)
-
-
-def _html(page: str, token: str | None) -> HTMLResponse:
-    response = HTMLResponse(page, headers={"Cache-Control": "no-store",
-                                           "Content-Security-Policy": "default-src 'none'; "
-                                           "style-src 'unsafe-inline'; img-src data:"})
-    if token:
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-    return response
-
-
-def _release_model(r: Release) -> m.ReleaseSummary:
-    return m.ReleaseSummary(release_id=r.release_id, cohort=r.cohort, period=r.period,
-                            released_at=r.released_at.isoformat(), released_by=r.released_by,
-                            n=r.n, roster_size=r.roster_size, k_min=r.k_min,
-                            min_contributors=r.min_contributors, epsilon=r.epsilon,
-                            delta=r.delta, mechanism=r.mechanism,
-                            schema_version=r.schema_version, mode=r.mode,
-                            noise_copies=r.noise_copies)

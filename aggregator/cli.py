@@ -1,15 +1,15 @@
-"""The `worktally-aggregator` command: set up a deployment, add cohorts, serve, release, report.
+"""The `worktally-aggregator` command: set up a deployment, serve it, and act on it.
 
-Commands other than `serve` open the database themselves, so they work while the server is
-stopped; while it runs, use the HTTP API (DuckDB lets only one process hold the file).
-Secure mode's own commands (`task accept`, `tokens issue`, `vdaf-vectors`) are in
-`cli_secure.py`; `init`, `cohort add`, `serve` and `release` here take its options.
+`init` and `serve` work on a data dir. Every operator action (`cli_admin.py`: cohorts, tokens,
+clients, windows, releases, the summary, the officer's review, holds and audit log, a
+helper's task) runs against a running server with `--url URL --token-file FILE` before the
+command, or on a stopped server's data dir with the command's `--data DIR` (DuckDB lets only
+one process hold the file); `cli_backends.py` picks the way. `dashboard` is written offline.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,37 +18,23 @@ from typing import Any, TypeVar
 
 import click
 
-from worktally.aggregator import clock
+from worktally.aggregator import cli_admin, cli_secure, clock
+from worktally.aggregator.cli_admin import data_option as optional_data
+from worktally.aggregator.cli_admin import emit, run
 from worktally.aggregator.cli_export import register as register_export
-from worktally.aggregator.cli_secure import (
-    add_secure_cohort,
-    register,
-    release_any,
-    secure_cohort_options,
-)
-from worktally.aggregator.dap.tasks import WINDOWS_PER_YEAR
-from worktally.aggregator.provisioning import (
-    add_cohort,
-    init_data_dir,
-    list_cohorts,
-    open_store,
-)
-from worktally.aggregator.releases import hold, list_releases, unhold
-from worktally.aggregator.review import build_review, render_review
+from worktally.aggregator.provisioning import init_data_dir, open_store
+from worktally.aggregator.releases import list_releases
 from worktally.aggregator.settings import (
-    DEFAULT_EPSILON,
     DEFAULT_K,
     DEFAULT_MIN_CONTRIBUTORS,
-    DEFAULT_WINDOW,
     ROLES,
     DataDir,
     ReleasePolicy,
 )
-from worktally.aggregator.store import AggregatorStore
-from worktally.aggregator.summary import build_summary, current_rows
+from worktally.aggregator.store import AggregatorStore, private_umask
+from worktally.aggregator.summary import current_rows
 from worktally.client import paths
 from worktally.client.wire.dap import b64url
-from worktally.client.wire.dap.window import WINDOW_KINDS
 from worktally.client.wire.errors import WorktallyError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,12 +61,6 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
 
-def cohort_period(func: F) -> F:
-    func = click.option("--period", required=True,
-                        help="The cohort's window: 2026-W48, 2026-11 or 2026-Q4.")(func)
-    return click.option("--cohort", required=True, help="Cohort (team) name.")(func)
-
-
 @contextmanager
 def _store(data: Path) -> Iterator[AggregatorStore]:
     store = open_store(DataDir(data))
@@ -90,14 +70,17 @@ def _store(data: Path) -> Iterator[AggregatorStore]:
         store.close()
 
 
-def _emit(obj: dict[str, Any], as_json: bool, text: str) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str) if as_json else text)
-
-
 @click.group(cls=AggregatorGroup)
 @click.version_option(package_name="worktally")
-def cli() -> None:
+@click.option("--url", help="Act on the aggregator running at this URL (instead of a command's "
+              "--data DIR).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file holding the admin's or the privacy officer's token: for --url, and "
+                   "offline for the officer's actions.")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, token_file: Path | None) -> None:
     """worktally-aggregator: ingest private reports, release team figures with error bars."""
+    ctx.obj = {"url": url, "token_file": token_file}
 
 
 @cli.command()
@@ -131,61 +114,7 @@ def init(data: Path, role: str, k_min: int, min_contributors: int, as_json: bool
                   f"  default k = {k_min}, minimum contributors = {min_contributors} "
                   "(local mode)",
                   "  collector key: in this data dir; releases open both aggregate shares"]
-    _emit(out, as_json, "\n".join(lines))
-
-
-@cli.group()
-def cohort() -> None:
-    """Teams: their public roster size and privacy policy."""
-
-
-@cohort.command("add")
-@click.argument("name")
-@data_option
-@click.option("--roster", type=int, required=True, help="How many people are in the team.")
-@click.option("--window", type=click.Choice(WINDOW_KINDS), default=DEFAULT_WINDOW,
-              show_default=True, help="The release window: one release per window.")
-@click.option("--epsilon", type=float, default=DEFAULT_EPSILON, show_default=True,
-              help="ε per release: what one person's report spends (δ = 0).")
-@click.option("--k", "k_min", type=int, default=None,
-              help="The fewest reports a release may have (default: init's --k).")
-@secure_cohort_options
-@json_option
-def cohort_add(name: str, data: Path, roster: int, window: str, epsilon: float,
-               k_min: int | None, helper_url: str | None, leader_url: str | None, noise: str,
-               task_file: Path | None, as_json: bool) -> None:
-    """Add a cohort: with --helper-url a secure one (and its task file for the helper),
-    otherwise a local-mode one (the single-server fallback)."""
-    if helper_url is not None:
-        add_secure_cohort(data, name, roster, epsilon, helper_url, leader_url, window, noise,
-                          k_min, task_file, as_json)
-        return
-    with _store(data) as store:
-        c = add_cohort(store, name, roster, window, epsilon, k_min)
-    yearly = c.epsilon * WINDOWS_PER_YEAR[c.window]
-    _emit({"cohort": c.name, "mode": c.mode, "roster_size": c.roster_size, "window": c.window,
-           "epsilon": c.epsilon, "epsilon_per_person_per_year_max": yearly, "delta": c.delta,
-           "mechanism": c.mechanism, "k_min": c.k_min}, as_json,
-          f"Local-mode cohort {c.name}: roster {c.roster_size}, k {c.k_min}, one release per "
-          f"{c.window} at ε {c.epsilon:g} (up to {yearly:g} per person per year), δ 0.\n"
-          "Local mode is the single-server fallback: each person's report carries its own "
-          "noise, so figures are far wider than in secure mode.\nIssue each person's "
-          f"enrollment token with `worktally-aggregator tokens issue {c.name} --count "
-          f"{c.roster_size}`.")
-
-
-@cohort.command("list")
-@data_option
-@json_option
-def cohort_list(data: Path, as_json: bool) -> None:
-    """List cohorts with roster size and policy."""
-    with _store(data) as store:
-        cohorts = list_cohorts(store)
-    rows = [c.__dict__ for c in cohorts]
-    _emit({"cohorts": rows}, as_json, "\n".join(
-        f"{c.name} ({c.mode}): roster {c.roster_size}, k {c.k_min}, ε {c.epsilon:g} per "
-        f"{c.window}, δ {c.delta:g}, {c.mechanism}" for c in cohorts)
-        or "no cohorts yet; add one with `worktally-aggregator cohort add`")
+    emit(out, as_json, "\n".join(lines))
 
 
 @cli.command()
@@ -204,81 +133,21 @@ def cohort_list(data: Path, as_json: bool) -> None:
 def serve(data: Path, host: str, port: int, allowed_hosts: tuple[str, ...], role: str | None,
           driver_interval: float, clock_offset: float) -> None:
     """Run the HTTP API with one worker that owns the database."""
-    from worktally.aggregator.serving import run
+    from worktally.aggregator.serving import run as run_server
 
     clock.set_offset(clock_offset)
-    run(DataDir(data), host, port, list(allowed_hosts), role, driver_interval)
-
-
-@cli.command("release")
-@data_option
-@cohort_period
-@json_option
-def release_command(data: Path, cohort: str, period: str, as_json: bool) -> None:
-    """Release a cohort's window once it has ended, if k, the roster and holds allow it.
-
-    A secure cohort's release runs its pending aggregation jobs with the helper, collects
-    both aggregate shares and opens them with the collector key in this data dir."""
-    with _store(data) as store:
-        rel = release_any(store, DataDir(data), cohort, period)
-    _emit({"release_id": rel.release_id, "cohort": cohort, "period": period, "n": rel.n},
-          as_json, f"Released {cohort} {period} (n={rel.n}, release #{rel.release_id}); "
-                   f"{len(rel.estimates)} figures with 95% intervals.")
-
-
-@cli.command("hold")
-@data_option
-@cohort_period
-@click.option("--reason", required=True, help="Why (kept in the audit log).")
-def hold_command(data: Path, cohort: str, period: str, reason: str) -> None:
-    """(Privacy officer) Block a cohort-period from being released."""
-    with _store(data) as store:
-        hold(store, cohort, period, reason)
-    click.echo(f"{cohort} {period} is on hold.")
-
-
-@cli.command("unhold")
-@data_option
-@cohort_period
-def unhold_command(data: Path, cohort: str, period: str) -> None:
-    """(Privacy officer) Lift a hold."""
-    with _store(data) as store:
-        unhold(store, cohort, period)
-    click.echo(f"{cohort} {period} may be released again.")
+    run_server(DataDir(data), host, port, list(allowed_hosts), role, driver_interval)
 
 
 @cli.command()
-@data_option
+@optional_data
 @json_option
-def summary(data: Path, as_json: bool) -> None:
+def summary(data: Path | None, as_json: bool) -> None:
     """Released figures per cohort, window and metric, with 95% intervals."""
     from worktally.aggregator.summary import summary_text
 
-    with _store(data) as store:
-        out = build_summary(list_releases(store))
-    _emit(out, as_json, summary_text(out))
-
-
-@cli.command()
-@data_option
-@json_option
-@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the review as a self-contained HTML page.")
-def review(data: Path, as_json: bool, html_out: Path | None) -> None:
-    """(Privacy officer) Fields, bounds, windows, ε/δ, k, rosters, releases and holds."""
-    with _store(data) as store:
-        out = build_review(store)
-    if html_out is not None:
-        paths.write_private(html_out, render_review(out).encode())
-    text = [f"schema v{out['schema_version']}, k={out['k_min']}, "
-            f"min contributors={out['min_contributors']}"]
-    text += [f"cohort {c['name']} ({c['mode']}): roster {c['roster_size']}, k {c['k_min']}, "
-             f"ε={c['epsilon_per_person_per_period']} δ={c['delta_per_person_per_period']} "
-             f"per person per {c['window']}, {c['mechanism']}" for c in out["cohorts"]]
-    text += [f"release #{r['release_id']} {r['cohort']} {r['period']} at {r['released_at']} "
-             f"n={r['n']}" for r in out["releases"]]
-    text += [f"HELD {h['cohort']} {h['period']}: {h['reason']}" for h in out["holds"]]
-    _emit(out, as_json, "\n".join(text))
+    out = run(data, "summary")
+    emit(out, as_json, summary_text(out))
 
 
 @cli.command()
@@ -295,11 +164,13 @@ def dashboard(data: Path, out_file: Path) -> None:
     click.echo(f"wrote {out_file.name}")
 
 
-register(cli, data_option, json_option)
+cli_admin.register(cli)
+cli_secure.register(cli)
 register_export(cli, data_option, json_option)
 
 
 def main() -> None:
+    private_umask()
     cli(prog_name="worktally-aggregator")
 
 

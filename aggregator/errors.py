@@ -6,9 +6,20 @@ from worktally.client.wire.errors import WorktallyError
 
 
 class AggregatorError(WorktallyError):
-    """Base class; `status` is the HTTP status and the message is the response's detail."""
+    """Base class; `status` is the HTTP status and the message is the response's detail.
+
+    `reason`, when set, is a stable code sent beside the detail (`{"detail", "reason"}`) for
+    refusals a client must tell apart to give its developer true advice (`window_closed`,
+    `key_revoked`, `over_roster`, ...; the client's `report/upload.py` maps them).
+    """
 
     status = 400
+    reason: str | None = None
+
+    def __init__(self, message: str = "", reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
 
 
 class NotInitialised(AggregatorError):
@@ -82,8 +93,8 @@ class DapProblem(AggregatorError):
     error URN (`invalidMessage`, `unrecognizedTask`, `batchMismatch`, ...)."""
 
     def __init__(self, kind: str, detail: str, status: int = 400,
-                 task_id: bytes | None = None) -> None:
-        super().__init__(detail)
+                 task_id: bytes | None = None, reason: str | None = None) -> None:
+        super().__init__(detail, reason)
         self.kind = kind
         self.status = status
         self.task_id = task_id

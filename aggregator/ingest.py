@@ -1,10 +1,13 @@
-"""Local-mode ingest: open an envelope, check it against the cohort's policy, add it to the sums.
+"""Local-mode ingest: open an envelope, check it against the cohort's policy, keep it sealed.
 
 Local mode is the fallback for a deployment with one server: each client noises its own
 schema-2 vector (`dp_sampling.entry_noise_vector`) and this server adds the noised vectors
-up. The whole check-and-add runs in one transaction, so a rejected report changes nothing,
-and the report's values are folded into per-cohort, per-window sums at once: no individual
-vector is stored.
+up when the window is released. The whole check-and-keep runs in one transaction, so a
+rejected report changes nothing; an accepted one is kept sealed under its window's key
+(`local_reports.py`) and never summed before the release, so the database files hold no
+running total whose change is one person's vector.
+
+Every refusal carries a `reason` code the client maps to advice (`client/report/upload.py`).
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from worktally.aggregator import clock
-from worktally.aggregator.errors import AggregatorError, Conflict, PolicyViolation
+from worktally.aggregator import clock, local_reports
+from worktally.aggregator.enrollment import refuse_revoked
+from worktally.aggregator.errors import AggregatorError, Conflict, Forbidden, PolicyViolation
 from worktally.aggregator.provisioning import find_cohort
 from worktally.aggregator.releases import cohort_window
+from worktally.aggregator.report_windows import takes_reports
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire import envelope
 from worktally.client.wire.measurement import (
@@ -38,16 +42,12 @@ _STATUS = {
     envelope.UnknownClient: 403,
     envelope.HeaderMismatch: 422,
 }
-# Clients' clocks may run a little ahead: a window opens for reports from its start, less
-# half a day (as in secure mode's upload).
-WINDOW_SKEW = timedelta(hours=12)
-
-
 class RejectedEnvelope(AggregatorError):
     """An envelope error, with the HTTP status the API answers it with."""
 
     def __init__(self, error: envelope.EnvelopeError) -> None:
-        super().__init__(str(error))
+        super().__init__(str(error), "not_enrolled" if isinstance(
+            error, envelope.UnknownClient) else "invalid")
         self.status = _STATUS.get(type(error), 400)
 
 
@@ -80,79 +80,80 @@ def ingest(store: AggregatorStore, private_key: X25519PrivateKey, data: bytes,
             return IngestOutcome("duplicate", header.cohort, seen[1])
         if header.schema_version != SCHEMA_VERSION:
             raise PolicyViolation(f"schema version {header.schema_version} is not accepted "
-                                  f"(this aggregator speaks {SCHEMA_VERSION}); update worktally")
+                                  f"(this aggregator speaks {SCHEMA_VERSION}); update worktally",
+                                  "schema_mismatch")
         try:
             payload = envelope.open_envelope(data, private_key, lambda cid: _key(con, cid))
         except envelope.EnvelopeError as exc:
             raise RejectedEnvelope(exc) from exc
         slot = _check_policy(con, payload)
         if con.execute("SELECT 1 FROM receipts WHERE nonce = ?", [payload.nonce]).fetchone():
-            raise Conflict("replayed report: this nonce was already received")
+            raise Conflict("replayed report: this nonce was already received", "replayed")
         # One report per person per window: per roster slot, so a reissued slot's new key
         # cannot report again for a window its old key reported for.
         if con.execute("SELECT 1 FROM receipts r JOIN clients c ON c.client_id = r.client_id "
                        "WHERE c.cohort = ? AND c.slot = ? AND r.period = ?",
                        [payload.cohort, slot, payload.period]).fetchone():
             raise Conflict(f"this person already reported for {payload.period}; one report "
-                           "per person per window")
+                           "per person per window", "already_reported")
+        now = clock.now()
         con.execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
                     [payload.client_id, payload.period, idempotency_key, payload.nonce, sha,
-                     clock.now()])
-        _add_to_sums(con, payload.cohort, payload.period, payload.values)
+                     now])
+        local_reports.keep(con, store.root, payload.cohort, payload.period, payload.client_id,
+                           payload.values, now)
     return IngestOutcome("accepted", payload.cohort, payload.period)
 
 
 def _key(con: duckdb.DuckDBPyConnection, client_id: str) -> Ed25519PublicKey | None:
-    # Only a live key bound to a roster slot counts: "k means k people".
+    # Any key bound to a roster slot opens its envelope; a revoked one is refused after, with
+    # the reason (`_check_policy`), so its owner learns what to do.
     row = con.execute("SELECT public_key FROM clients WHERE client_id = ? AND "
-                      "revoked_at IS NULL AND slot IS NOT NULL", [client_id]).fetchone()
+                      "slot IS NOT NULL", [client_id]).fetchone()
     return Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row else None
 
 
 def _check_policy(con: duckdb.DuckDBPyConnection, payload: envelope.ReportPayload) -> int:
     """Check a signed report against its client's cohort; return the client's roster slot."""
-    client = con.execute("SELECT cohort, slot FROM clients WHERE client_id = ?",
-                         [payload.client_id]).fetchone()
+    client = con.execute("SELECT cohort, slot, revoked_at, revoke_reason FROM clients "
+                         "WHERE client_id = ?", [payload.client_id]).fetchone()
     if client is None:  # open_envelope found the key, so only a broken database gets here
         raise RejectedEnvelope(envelope.UnknownClient("this client has no cohort; enroll again"))
+    if client[2] is not None:
+        refuse_revoked(client[3])
     cohort = find_cohort(con, client[0])
     assert cohort is not None, "clients.cohort names a cohort"
     if cohort.mode != "local":
         raise PolicyViolation(f"{cohort.name} reports through secure aggregation; a locally "
-                              "noised envelope is not accepted for it")
+                              "noised envelope is not accepted for it", "wrong_mode")
     if payload.cohort != cohort.name:
         raise PolicyViolation(f"this client is enrolled in another cohort than "
-                              f"{payload.cohort!r}; re-enroll with that team's token")
+                              f"{payload.cohort!r}; re-enroll with that team's token",
+                              "policy_changed")
+    slot = int(client[1])
+    if slot > cohort.roster_size:
+        raise Forbidden(f"roster slot {slot} is over {cohort.name}'s roster of "
+                        f"{cohort.roster_size}", "over_roster")
     if (payload.mechanism != cohort.mechanism or not math.isclose(payload.epsilon, cohort.epsilon)
             or payload.delta != cohort.delta):
         raise PolicyViolation(f"the report's privacy policy differs from the cohort's (ε="
                               f"{cohort.epsilon} per {cohort.window}, δ={cohort.delta}, "
-                              f"{cohort.mechanism}); re-enroll to fetch it")
+                              f"{cohort.mechanism}); re-enroll to fetch it", "policy_changed")
     window = cohort_window(cohort.window, payload.period)
-    if window.start - WINDOW_SKEW > clock.now():
-        raise PolicyViolation(f"{payload.period} has not started yet; reports for it open at "
-                              f"{window.start.isoformat()}")
     if len(payload.values) != len(METRIC_NAMES):
         raise PolicyViolation(f"a report has {len(METRIC_NAMES)} values, not "
-                              f"{len(payload.values)}")
+                              f"{len(payload.values)}", "invalid")
     ranges = local_accepted_range(cohort.epsilon)
     for name, value, (lo, hi) in zip(METRIC_NAMES, payload.values, ranges, strict=True):
         if not lo <= value <= hi:
             raise PolicyViolation(f"{name}={value} is outside [{lo}, {hi}], which noise on a "
-                                  "clipped value cannot produce")
+                                  "clipped value cannot produce", "invalid")
     if con.execute("SELECT 1 FROM releases WHERE cohort = ? AND period = ?",
                    [cohort.name, payload.period]).fetchone():
         raise Conflict(f"{cohort.name} {payload.period} is already released; reports for it "
-                       "are closed")
-    return int(client[1])
-
-
-def _add_to_sums(con: duckdb.DuckDBPyConnection, cohort: str, period: str,
-                 values: tuple[int, ...]) -> None:
-    # One statement over unnested lists: executemany would run one upsert per metric.
-    con.execute(
-        "INSERT INTO sums SELECT ?, ?, unnest(?::VARCHAR[]), unnest(?::BIGINT[]) "
-        "ON CONFLICT (cohort, period, metric) DO UPDATE SET total = sums.total + excluded.total",
-        [cohort, period, list(METRIC_NAMES), list(values)])
-    con.execute("INSERT INTO contributions VALUES (?, ?, 1) ON CONFLICT (cohort, period) "
-                "DO UPDATE SET n = contributions.n + 1", [cohort, period])
+                       "are closed", "window_released")
+    refusal = takes_reports(window, clock.now())
+    if refusal is not None:
+        error = PolicyViolation if refusal.reason == "window_not_started" else Conflict
+        raise error(refusal.detail, refusal.reason)
+    return slot

@@ -243,6 +243,52 @@ MIGRATIONS: list[tuple[int, str]] = [
         DELETE FROM contributions;
         """,
     ),
+    (
+        4,
+        """
+        -- Operators act while the server runs: cohorts can be retired, tokens revoked, keys
+        -- revoked by an admin (not only replaced by a reissued slot), and the client is told
+        -- which.
+        ALTER TABLE cohorts ADD COLUMN retired_at TIMESTAMPTZ;
+        ALTER TABLE slot_tokens ADD COLUMN revoked_at TIMESTAMPTZ;
+        ALTER TABLE clients ADD COLUMN revoke_reason VARCHAR;  -- replaced, admin, retired
+        UPDATE clients SET revoke_reason = CASE WHEN slot IS NULL THEN 'migration'
+            ELSE 'replaced' END WHERE revoked_at IS NOT NULL;
+        -- Local mode keeps each accepted report sealed (under its window's key, a file
+        -- beside the database) until the window is released; nothing is summed before.
+        -- `sums` and `contributions` keep only what was summed before this step.
+        CREATE TABLE local_reports (
+            cohort VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            client_id VARCHAR NOT NULL,
+            sealed BLOB NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
+    (
+        5,
+        """
+        -- HPKE keys rotate: a new aggregator key each month (`dap/keys.py`); a key that is
+        -- no longer current is kept until nothing sealed to it can still need opening.
+        ALTER TABLE hpke_keys ADD COLUMN key_window VARCHAR;
+        ALTER TABLE hpke_keys ADD COLUMN retired_at TIMESTAMPTZ;
+        """,
+    ),
+    (
+        6,
+        """
+        -- Browser sessions of the HTML pages (`web_auth.py`): the cookie holds a random id,
+        -- never the token; only the id's digest is kept, with the role it stands for.
+        CREATE TABLE web_sessions (
+            session_sha256 VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            token_id VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 ]
 
 

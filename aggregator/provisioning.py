@@ -7,7 +7,6 @@ grant access. People's enrollment tokens are per roster slot (`enrollment.issue_
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -21,16 +20,15 @@ from worktally.aggregator import clock
 from worktally.aggregator.dap.keys import AGGREGATOR, COLLECTOR, create_keys
 from worktally.aggregator.errors import (
     AggregatorError,
-    AuthError,
     Conflict,
     NotInitialised,
-    WrongRole,
 )
 from worktally.aggregator.settings import (
     DEFAULT_EPSILON,
     DEFAULT_WINDOW,
     DELTA,
     MECHANISM,
+    MIN_EPSILON,
     DataDir,
     ReleasePolicy,
 )
@@ -73,6 +71,7 @@ class Cohort:
     window: str
     k_min: int
     mode: str  # local or secure
+    retired: bool = False
 
 
 def new_token() -> str:
@@ -97,7 +96,7 @@ def init_data_dir(data: DataDir, policy: ReleasePolicy, role: str = "leader") ->
         raise AggregatorError("k must be at least 2 and min-contributors at least 1")
     if role not in SERVER_ROLES:
         raise AggregatorError(f"--role must be one of {', '.join(SERVER_ROLES)}")
-    paths.ensure_private_dir(data.root)
+    paths.ensure_private_dir(data.root, owned=True)
     public = b""
     if role == "leader":
         key = X25519PrivateKey.generate()
@@ -156,6 +155,8 @@ def add_cohort(store: AggregatorStore, name: str, roster_size: int,
         raise AggregatorError("a cohort name is 1-64 letters, digits, '.', '_' or '-'")
     if roster_size < 1:
         raise AggregatorError("--roster must be the number of people in the team (>= 1)")
+    if not epsilon >= MIN_EPSILON:
+        raise AggregatorError(f"ε per release must be at least {MIN_EPSILON}")
     try:
         kind = window_kind(window).value
         coordinates(epsilon)
@@ -183,35 +184,25 @@ def list_cohorts(store: AggregatorStore) -> list[Cohort]:
     """Every cohort with its policy; a secure cohort's comes from its task config."""
     with store.transaction() as con:
         rows = con.execute("SELECT c.name, c.roster_size, c.epsilon, c.delta, c.mechanism, "
-                           "c.window_kind, c.k_min, t.config FROM cohorts c LEFT JOIN "
-                           "dap_tasks t ON t.cohort = c.name ORDER BY c.name").fetchall()
+                           "c.window_kind, c.k_min, t.config, c.retired_at FROM cohorts c "
+                           "LEFT JOIN dap_tasks t ON t.cohort = c.name ORDER BY c.name"
+                           ).fetchall()
     return [_cohort(row) for row in rows]
 
 
 def find_cohort(con: duckdb.DuckDBPyConnection, name: str) -> Cohort | None:
     row = con.execute("SELECT c.name, c.roster_size, c.epsilon, c.delta, c.mechanism, "
-                      "c.window_kind, c.k_min, t.config FROM cohorts c LEFT JOIN dap_tasks t "
-                      "ON t.cohort = c.name WHERE c.name = ?", [name]).fetchone()
+                      "c.window_kind, c.k_min, t.config, c.retired_at FROM cohorts c LEFT JOIN "
+                      "dap_tasks t ON t.cohort = c.name WHERE c.name = ?", [name]).fetchone()
     return _cohort(row) if row else None
 
 
 def _cohort(row: tuple[Any, ...]) -> Cohort:
-    name, roster, epsilon, delta, mechanism, window, k_min, config = row
+    name, roster, epsilon, delta, mechanism, window, k_min, config, retired_at = row
+    retired = retired_at is not None
     if config is None:
-        return Cohort(name, roster, epsilon, delta, mechanism, window, k_min, "local")
+        return Cohort(name, roster, epsilon, delta, mechanism, window, k_min, "local", retired)
     task = TaskConfig.decode(bytes(config))
-    return Cohort(name, task.roster, task.epsilon_release, 0.0, mechanism, task.window_kind,
-                  task.k_min, "secure")
-
-
-def check_token(store: AggregatorStore, token: str | None, role: str) -> None:
-    """Raise AuthError for a missing or unknown token, WrongRole for another role's token."""
-    if not token:
-        raise AuthError(f"this endpoint needs the {role} bearer token")
-    with store.transaction() as con:
-        row = con.execute("SELECT role FROM tokens WHERE token_sha256 = ? AND role IN "
-                          "('admin', 'officer')", [digest(token)]).fetchone()
-    if row is None:
-        raise AuthError("unknown token; use the one `worktally-aggregator init` printed")
-    if not hmac.compare_digest(row[0], role):
-        raise WrongRole(f"this endpoint needs the {role} token, not the {row[0]} token")
+    # The roster is the leader's (cohorts.roster_size), not the task's.
+    return Cohort(name, roster, task.epsilon_release, 0.0, mechanism, task.window_kind,
+                  task.k_min, "secure", retired)

@@ -16,13 +16,14 @@ from datetime import datetime
 
 import duckdb
 
-from worktally.aggregator import clock
+from worktally.aggregator import clock, local_reports
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.errors import Conflict, NotFound, PolicyViolation, ReleaseRefused
 from worktally.aggregator.estimates import MetricEstimate, estimate_metrics
 from worktally.aggregator.provisioning import find_cohort
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.errors import PeriodError
-from worktally.client.wire.measurement import METRIC_NAMES, SCHEMA_VERSION
+from worktally.client.wire.measurement import SCHEMA_VERSION
 from worktally.client.wire.noise_model import LOCAL
 from worktally.client.wire.windows import LABEL_PATTERN, Window, parse_window
 
@@ -95,9 +96,7 @@ def release(store: AggregatorStore, cohort: str, period: str, actor: str) -> Rel
         if found.roster_size < found.k_min:
             raise ReleaseRefused(f"{cohort} has a roster of {found.roster_size}, under "
                                  f"k={found.k_min}; merge it into a larger cohort")
-        counted = con.execute("SELECT n FROM contributions WHERE cohort = ? AND period = ?",
-                              [cohort, period]).fetchone()
-        n = int(counted[0]) if counted else 0
+        n = local_reports.count(con, cohort, period)
         floor = max(found.k_min, policy.min_contributors)
         if n < floor:
             raise ReleaseRefused(f"{cohort} {period} has {n} reports, under the minimum of "
@@ -106,14 +105,18 @@ def release(store: AggregatorStore, cohort: str, period: str, actor: str) -> Rel
         if n > found.roster_size:
             raise ReleaseRefused(f"{cohort} {period} has {n} reports, more than its roster of "
                                  f"{found.roster_size}; refusing")
-        sums = dict(con.execute("SELECT metric, total FROM sums WHERE cohort = ? AND period = ?",
-                                [cohort, period]).fetchall())
-        figures = estimate_metrics([int(sums.get(name, 0)) for name in METRIC_NAMES], n,
-                                   found.epsilon, LOCAL)
-        return store_release(con, Release(
+        # The reports are summed here, in memory, for the first and only time.
+        window_totals = local_reports.totals(con, store.root, cohort, period)
+        figures = estimate_metrics(window_totals.sums, n, found.epsilon, LOCAL)
+        stored = store_release(con, Release(
             0, cohort, period, clock.now(), actor, n, found.roster_size, found.k_min,
             policy.min_contributors, found.epsilon, found.delta, found.mechanism,
             SCHEMA_VERSION, figures))
+        local_reports.forget(con, cohort, period)
+    # Committed: the rows are gone; now their key, and the WAL that held them.
+    local_reports.shred(store.root, cohort, period)
+    store.checkpoint()
+    return stored
 
 
 def check_releasable(con: duckdb.DuckDBPyConnection, cohort: str, period: str) -> None:
@@ -173,7 +176,7 @@ def list_releases(store: AggregatorStore) -> list[Release]:
     return out
 
 
-def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
+def hold(store: AggregatorStore, cohort: str, period: str, reason: str, actor: str) -> Hold:
     """Block a cohort-period's release until the officer lifts the hold."""
     check_period(period)
     if not reason.strip():
@@ -189,18 +192,18 @@ def hold(store: AggregatorStore, cohort: str, period: str, reason: str) -> Hold:
             raise Conflict(f"{cohort} {period} is already on hold")
         now = clock.now()
         con.execute("INSERT INTO holds VALUES (?, ?, ?, ?)", [cohort, period, reason, now])
-        audit(con, "officer", "hold", cohort, period, reason)
+        audit(con, actor, "hold", cohort, period, reason)
     return Hold(cohort, period, reason, now)
 
 
-def unhold(store: AggregatorStore, cohort: str, period: str) -> None:
+def unhold(store: AggregatorStore, cohort: str, period: str, actor: str) -> None:
     check_period(period)
     with store.transaction() as con:
         if not con.execute("SELECT 1 FROM holds WHERE cohort = ? AND period = ?",
                            [cohort, period]).fetchone():
             raise NotFound(f"{cohort} {period} is not on hold")
         con.execute("DELETE FROM holds WHERE cohort = ? AND period = ?", [cohort, period])
-        audit(con, "officer", "unhold", cohort, period, "")
+        audit(con, actor, "unhold", cohort, period, "")
 
 
 def list_holds(store: AggregatorStore) -> list[Hold]:
@@ -208,9 +211,3 @@ def list_holds(store: AggregatorStore) -> list[Hold]:
         rows = con.execute("SELECT cohort, period, reason, held_at FROM holds "
                            "ORDER BY period, cohort").fetchall()
     return [Hold(*row) for row in rows]
-
-
-def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, cohort: str | None,
-          period: str | None, detail: str) -> None:
-    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
-                [clock.now(), actor, action, cohort, period, detail])

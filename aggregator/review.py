@@ -32,10 +32,12 @@ from worktally.client.wire.privacy import YEARLY_EPSILON_CAP
 from worktally.client.wire.windows import last_ended, parse_label
 
 STORED_PER_REPORT = (
-    "local mode: nothing but running sums per cohort, window and metric, and a receipt "
-    "(client id, window, nonce) that blocks replays and second reports; secure mode: both "
-    "shares sealed until aggregated, then only each aggregator's running aggregate share per "
-    "batch, the report id and the person's roster slot for that batch")
+    "local mode: each report's values encrypted under its cohort-window's own key (a 0600 "
+    "file beside the database) until the release sums them in memory, deletes the rows and "
+    "the key, and a receipt (client id, window, nonce) that blocks replays and second "
+    "reports; secure mode: both shares sealed until aggregated, then only each aggregator's "
+    "running aggregate share per batch, the report id and the person's roster slot for that "
+    "batch")
 
 
 def build_review(store: AggregatorStore) -> dict[str, Any]:
@@ -141,9 +143,9 @@ def render_review(review: dict[str, Any]) -> str:
                  for name, n in c["noise"].items()])
         for c in review["cohorts"])
     tasks = table(["cohort", "task id", "window", "ε per release", "ε per year (max)",
-                   "noise added by", "k", "roster", "schema"],
+                   "noise added by", "k", "schema"],
                   [[t["cohort"], t["task_id"][:16], t["window"], t["epsilon_per_release"],
-                    t["epsilon_per_person_per_year_max"], t["noise"], t["k_min"], t["roster"],
+                    t["epsilon_per_person_per_year_max"], t["noise"], t["k_min"],
                     t["schema_version"]] for t in review.get("tasks", [])])
     releases = table(["id", "cohort", "period", "released at", "by", "n", "roster", "k",
                       "min n", "ε", "δ", "mechanism", "schema"],

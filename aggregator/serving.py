@@ -1,6 +1,7 @@
 """Runs the app under uvicorn with one worker, keeping tokens out of the access log.
 
-Browsers pass the dashboard token as `?token=` once, so access-log lines drop query strings.
+Access-log lines drop query strings: a token pasted into a URL by mistake (pages sign in with
+a form, `web_auth.py`) must not end up in the log.
 """
 
 from __future__ import annotations

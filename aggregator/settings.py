@@ -21,6 +21,8 @@ DEFAULT_MIN_CONTRIBUTORS = 5
 DEFAULT_WINDOW = DEFAULT_RELEASE_WINDOW.value
 DEFAULT_EPSILON = DEFAULT_EPSILON_PER_RELEASE
 DELTA = 0.0
+# Below this an ε is a typo (and its noise scale overflows), not a policy.
+MIN_EPSILON = 0.001
 MECHANISM = Mechanism.DISCRETE_LAPLACE.value
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 # The two secure-mode roles (design: one program, role fixed at init).

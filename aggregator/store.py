@@ -6,6 +6,7 @@ FastAPI worker threads never share the connection concurrently (the Datasette si
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +20,21 @@ from worktally.aggregator.settings import ReleasePolicy
 from worktally.client import paths
 
 
+def private_umask() -> None:
+    """Make every file this process creates from now on 0600 (folders 0700).
+
+    DuckDB creates its WAL while serving, after the database is open, and later files (a
+    new HPKE key, a task file) must be private too; the server and the CLI call this once.
+    """
+    os.umask(0o077)
+
+
 class AggregatorStore:
     """The single owner of one aggregator database file."""
 
     def __init__(self, path: Path) -> None:
-        paths.ensure_private_dir(path.parent)
+        self.root = path.parent  # the data dir: keys and local mode's window keys live here
+        paths.ensure_private_dir(path.parent, owned=True)
         config: dict[str, str | bool | int | float | list[str]] = {
             "autoinstall_known_extensions": "false",
             "autoload_known_extensions": "false",

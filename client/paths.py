@@ -12,29 +12,54 @@ FILE_MODE = 0o600
 
 def home() -> Path:
     """The state directory: $WORKTALLY_HOME, else the platform's user data dir."""
+    return ensure_private_dir(_home_base())
+
+
+def _home_base() -> Path:
     configured = os.environ.get(HOME_ENV)
     if configured:
-        base = Path(configured)
-    else:
-        # Imported here: the hook command runs with WORKTALLY_HOME set by its installer
-        # and must not pay for platformdirs on every edit.
-        import platformdirs
+        return Path(configured)
+    # Imported here: the hook command runs with WORKTALLY_HOME set by its installer and must
+    # not pay for platformdirs on every edit.
+    import platformdirs
 
-        base = Path(platformdirs.user_data_dir("worktally"))
-    return ensure_private_dir(base)
+    return Path(platformdirs.user_data_dir("worktally"))
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and force it to 0700."""
+def _is_own(path: Path) -> bool:
+    """Whether `path` is WORKTALLY_HOME or inside it: a folder worktally may make private."""
+    try:
+        path.resolve().relative_to(_home_base().resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def ensure_private_dir(path: Path, *, owned: bool = False) -> Path:
+    """Create `path` and any missing parents as 0700 folders.
+
+    A folder that already exists is forced to 0700 only when it is worktally's own: inside
+    WORKTALLY_HOME, or `owned` (an aggregator's data dir). Any other existing folder (the
+    folder an output file goes to, /tmp) keeps its mode: chmod-ing it would lock others out
+    of a shared folder.
+    """
+    missing = [p for p in (path, *path.parents) if not p.exists()]
     # umask would otherwise leave freshly made parents group-readable.
     old = os.umask(0o077)
     try:
         path.mkdir(parents=True, exist_ok=True)
     finally:
         os.umask(old)
-    if (path.stat().st_mode & 0o777) != DIR_MODE:
-        path.chmod(DIR_MODE)
+    for made in missing:
+        _force_mode(made)
+    if path not in missing and (owned or _is_own(path)):
+        _force_mode(path)
     return path
+
+
+def _force_mode(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink() and (path.stat().st_mode & 0o777) != DIR_MODE:
+        path.chmod(DIR_MODE)
 
 
 def write_private(path: Path, data: bytes) -> None:

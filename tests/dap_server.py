@@ -18,6 +18,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
+from worktally.aggregator import clock
 from worktally.aggregator.app import create_app
 from worktally.aggregator.settings import LOOPBACK_HOSTS, DataDir
 from worktally.client.wire.dap.task import TaskConfig
@@ -48,7 +49,9 @@ def main() -> None:
     parser.add_argument("--driver-interval", type=float, default=0.0)
     parser.add_argument("--hold-gate", type=Path, help="helper: hold job answers while it exists")
     parser.add_argument("--hold-marker", type=Path, help="written when an answer is held")
+    parser.add_argument("--clock-offset", type=float, default=0.0)
     args = parser.parse_args()
+    clock.set_offset(args.clock_offset)
     app = create_app(DataDir(args.data), list(LOOPBACK_HOSTS), role=args.role,
                      noise=noise_source(args.noise, args.noise_log),
                      driver_interval=args.driver_interval)

@@ -86,7 +86,7 @@ def _one(markdown: str) -> DocCommand:
         ("`worktally browser install [--browser chromium|firefox]`", "'firefox' is not one of"),
         ("`worktally demo --workers 99`", "99 is not in the range"),
         ("`worktally-aggregator cohort add web --roster many --data DIR`", "not a valid integer"),
-        ("`worktally-aggregator summary [--json]`", "Missing option '--data'"),
+        ("`worktally-aggregator dashboard --out x.html`", "Missing option '--data'"),
         ("```sh\nworktally repos add\n```", "Missing argument 'PATH'"),
         ("```sh\nWORKTALLY_HOME=demo-home worktally sttus\n```", "No such command"),
         ("```bash\nworktally status --json | jq . && worktally sync --bogus\n```", "--bogus"),

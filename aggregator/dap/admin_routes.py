@@ -1,36 +1,17 @@
-"""Operators' secure-mode endpoints (JSON, bearer-authenticated): issue enrollment tokens and
-run aggregation now (leader), accept a task (helper), and see batches' progress (both)."""
+"""Operators' secure-mode endpoints (JSON, bearer-authenticated): run aggregation now (leader)
+and see batches' progress (both). Tokens and accepting a task are `operator_api.py`'s."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
-from worktally.aggregator.api_models import COHORT_PATTERN, ERRORS, STRICT
+from worktally.aggregator.api_models import ERRORS
 from worktally.aggregator.dap.context import DapContext
-from worktally.aggregator.dap.tasks import HelperPolicy, accept_task
-from worktally.aggregator.enrollment import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, issue_tokens
-from worktally.aggregator.settings import DEFAULT_K
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import b64url
-
-
-class TokenRequest(BaseModel):
-    model_config = STRICT
-    cohort: str = Field(pattern=COHORT_PATTERN)
-    count: int = Field(1, ge=1, le=10000, description="new slots to issue")
-    slot: int | None = Field(None, ge=1, description="reissue this slot's token instead")
-    days: int = Field(DEFAULT_TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS)
-
-
-class IssuedToken(BaseModel):
-    cohort: str
-    slot: int
-    token: str
-    expires_at: str
 
 
 class PassSummary(BaseModel):
@@ -52,19 +33,7 @@ class BatchStatus(BaseModel):
     collected: bool
 
 
-class AcceptedTask(BaseModel):
-    task_id: str
-    summary: dict[str, Any]
-
-
 def add_leader_admin(app: FastAPI, ctx: DapContext, admin: Callable[..., None]) -> None:
-    @app.post("/v1/admin/tokens", status_code=201, response_model=list[IssuedToken],
-              responses=ERRORS, dependencies=[Depends(admin)])
-    def post_tokens(body: TokenRequest) -> list[IssuedToken]:
-        issued = issue_tokens(ctx.store, body.cohort, body.count, body.slot, body.days)
-        return [IssuedToken(cohort=t.cohort, slot=t.slot, token=t.token,
-                            expires_at=t.expires_at.isoformat()) for t in issued]
-
     @app.post("/v1/admin/aggregate", response_model=PassSummary,
               responses=ERRORS, dependencies=[Depends(admin)])
     def post_aggregate() -> PassSummary:
@@ -78,17 +47,6 @@ def add_leader_admin(app: FastAPI, ctx: DapContext, admin: Callable[..., None]) 
 
 
 def add_helper_admin(app: FastAPI, ctx: DapContext, admin: Callable[..., None]) -> None:
-    @app.put("/v1/admin/tasks", status_code=201, response_model=AcceptedTask,
-             responses=ERRORS, dependencies=[Depends(admin)])
-    def put_task(body: dict[str, Any],
-                 max_epsilon: Annotated[float, Query(gt=0, le=64)] = 4.0,
-                 max_epsilon_per_year: Annotated[float, Query(gt=0, le=1000)] = 16.0,
-                 min_k: Annotated[int, Query(ge=2, le=10**6)] = DEFAULT_K,
-                 ) -> AcceptedTask:
-        policy = HelperPolicy(max_epsilon, max_epsilon_per_year, min_k)
-        task = accept_task(ctx.store, body, policy, ctx.models)
-        return AcceptedTask(task_id=b64url(task.task_id), summary=task.config.summary())
-
     _batches(app, ctx, admin)
 
 

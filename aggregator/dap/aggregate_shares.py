@@ -13,11 +13,11 @@ import hashlib
 from dataclasses import dataclass
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.dap.batches import bucket, close
 from worktally.aggregator.dap.model import NoiseFn
 from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import DapProblem
-from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError, b64url
 from worktally.client.wire.dap.aggregation import (
@@ -68,10 +68,13 @@ def handle_aggregate_share(store: AggregatorStore, task: Task, body: bytes, nois
         if current.collected or current.agg_share is None:
             raise DapProblem("batchOverlap", f"batch {window} is already collected", 409, tid)
         count = current.report_count
-        if not task.config.k_min <= count <= task.config.roster:
+        # The helper checks k on its own count. It cannot check the roster (it cannot tell
+        # people apart; the leader enrolls them): only a legacy task's hashed cap.
+        cap = task.config.roster_cap
+        if count < task.config.k_min or (cap is not None and count > cap):
+            limits = f"{task.config.k_min} to {cap}" if cap else f"at least {task.config.k_min}"
             raise DapProblem("invalidBatchSize", f"batch {window} holds {count} reports; a "
-                             f"release needs {task.config.k_min} to {task.config.roster} "
-                             "(k to the roster)", 400, tid)
+                             f"release needs {limits}", 400, tid)
         if (count, current.checksum) != (request.report_count, request.checksum):
             raise DapProblem("batchMismatch", f"the leader counts {request.report_count} "
                              f"reports in {window}, the helper {count}, or their checksums "

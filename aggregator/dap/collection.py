@@ -14,14 +14,16 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+import duckdb
+
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.dap.batches import bucket, close
 from worktally.aggregator.dap.driver import Driver, pending_count
 from worktally.aggregator.dap.model import NoiseFn
 from worktally.aggregator.dap.peer import HelperClient
 from worktally.aggregator.dap.tasks import Task
 from worktally.aggregator.errors import PeerUnavailable, ReleaseRefused
-from worktally.aggregator.releases import audit
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError, b64url
 from worktally.client.wire.dap.aggregation import (
@@ -134,6 +136,14 @@ def _check_hold(store: AggregatorStore, task: Task, window: str) -> None:
                              f"({hold[0]}); ask them to unhold it")
 
 
+def cohort_roster(con: duckdb.DuckDBPyConnection, task: Task) -> int:
+    """The cohort's roster now: the leader's to change (a legacy task's hashed cap bounds it)."""
+    row = con.execute("SELECT roster_size FROM cohorts WHERE name = ?", [task.cohort]).fetchone()
+    roster = int(row[0]) if row else 0
+    cap = task.config.roster_cap
+    return roster if cap is None else min(roster, cap)
+
+
 def _close_and_seal(store: AggregatorStore, task: Task, window: str, noise: NoiseFn,
                     actor: str) -> None:
     config, vdaf = task.config, task.config.vdaf()
@@ -152,9 +162,10 @@ def _close_and_seal(store: AggregatorStore, task: Task, window: str, noise: Nois
         if n < config.k_min:
             raise ReleaseRefused(f"{task.cohort} {window} has {n} contributors, under "
                                  f"k={config.k_min}; wait for more reports")
-        if n > config.roster:
+        roster = cohort_roster(con, task)
+        if n > roster:
             raise ReleaseRefused(f"{task.cohort} {window} has {n} contributors, more than its "
-                                 f"roster of {config.roster}; refusing")
+                                 f"roster of {roster}; refusing")
         share = current.agg_share
         if config.noise_copies == 2:  # a third-party leader adds its own full draw too
             share = vdaf.add_noise(share, list(noise(config)))

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from worktally.aggregator import clock
-from worktally.aggregator.dap.collection import Collected, collect
+from worktally.aggregator.dap.collection import Collected, cohort_roster, collect
 from worktally.aggregator.dap.driver import Driver
 from worktally.aggregator.dap.model import NoiseFn, SecureModel, model_for
 from worktally.aggregator.dap.peer import HelperClient
@@ -62,7 +62,9 @@ def release_secure(store: AggregatorStore, collector_keys: dict[int, HpkeKeyPair
     n = collected.response.report_count
     model = model_for(config.schema_version, models)
     estimates = model.estimates(aggregate, n, config.epsilon_release, config.noise_copies)
-    rel = Release(0, task.cohort, window, clock.now(), actor, n, config.roster,
+    with store.transaction() as con:
+        roster = cohort_roster(con, task)
+    rel = Release(0, task.cohort, window, clock.now(), actor, n, roster,
                   config.k_min, config.k_min, config.epsilon_release, 0.0, MECHANISM,
                   config.schema_version, estimates, "secure", config.noise_copies)
     with store.transaction() as con:

@@ -20,6 +20,7 @@ import duckdb
 from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import commit
 from worktally.aggregator.dap.jobs import VERIFY_KEY_ID, job_id_for
+from worktally.aggregator.dap.keys import KeyRing
 from worktally.aggregator.dap.leader import LeaderStart, leader_finish, leader_start
 from worktally.aggregator.dap.peer import HelperClient, PeerRefused
 from worktally.aggregator.dap.tasks import Task, list_tasks
@@ -51,15 +52,20 @@ class PassReport:
 class Driver:
     """Runs the leader's aggregation jobs; one pass at a time."""
 
-    def __init__(self, store: AggregatorStore, keys: dict[int, HpkeKeyPair], peer: HelperClient,
-                 interval: float = 5.0, job_size: int = JOB_SIZE,
+    def __init__(self, store: AggregatorStore, keys: KeyRing | dict[int, HpkeKeyPair],
+                 peer: HelperClient, interval: float = 5.0, job_size: int = JOB_SIZE,
                  on_sent: Callable[[bytes], None] | None = None) -> None:
-        self.store, self.keys, self.peer = store, keys, peer
+        self.store, self._keys, self.peer = store, keys, peer
         self.interval, self.job_size = interval, job_size
         self._on_sent = on_sent  # observability hook: called with a job id once it is sent
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def keys(self) -> dict[int, HpkeKeyPair]:
+        """The leader's key pairs now (a rotation swaps them in the ring)."""
+        return self._keys.pairs() if isinstance(self._keys, KeyRing) else self._keys
 
     # --- the background thread -----------------------------------------------------------
 

@@ -57,6 +57,9 @@ class HelperClient:
     def hpke_config(self, base_url: str) -> HpkeConfigList:
         try:
             response = self._http.get(f"{_base(base_url)}/hpke_config")
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise PeerRefused(f"{base_url[:80]} is not a URL this aggregator can reach: "
+                              f"{exc}") from exc
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"{base_url} did not answer ({type(exc).__name__}); is the "
                                   "aggregator running there?") from exc

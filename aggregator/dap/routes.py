@@ -22,9 +22,9 @@ from worktally.aggregator.dap.aggregate_shares import handle_aggregate_share, st
 from worktally.aggregator.dap.collection import collect, collection_job_id, stored_collection
 from worktally.aggregator.dap.context import DapContext
 from worktally.aggregator.dap.jobs import JOB_ID_SIZE, MAX_JOB_BYTES, handle_job, stored_response
-from worktally.aggregator.dap.keys import config_list
+from worktally.aggregator.dap.keys import CONFIG_MAX_AGE_S
 from worktally.aggregator.dap.tasks import Task, check_leader_token, load_task
-from worktally.aggregator.dap.upload import MAX_UPLOAD_BYTES, upload
+from worktally.aggregator.dap.upload import MAX_UPLOAD_BYTES, REASONS_HEADER, upload
 from worktally.aggregator.errors import DapProblem, NotFound, PayloadTooLarge
 from worktally.client.wire.dap import DapError, b64url, from_b64url
 from worktally.client.wire.dap.aggregation import CollectionJobReq
@@ -81,13 +81,11 @@ def add_common_routes(app: FastAPI, ctx: DapContext) -> None:
     @app.get("/hpke_config", response_class=Response,
              responses={200: _binary(HPKE_CONFIG_LIST, "the aggregator's HPKE configs")})
     def hpke_config() -> Response:
-        return Response(config_list(ctx.keys).encode(), media_type=HPKE_CONFIG_LIST,
-                        headers={"Cache-Control": "max-age=86400"})
+        return Response(ctx.ring.config_list().encode(), media_type=HPKE_CONFIG_LIST,
+                        headers={"Cache-Control": f"max-age={CONFIG_MAX_AGE_S}"})
 
 
 def add_leader_routes(app: FastAPI, ctx: DapContext, admin: Callable[..., None]) -> None:
-    leader_ids = set(ctx.keys)
-
     @app.post("/tasks/{task_id}/reports", response_class=Response, openapi_extra=_body(UPLOAD_REQ),
               responses={200: {"description": "every report accepted"},
                          409: _binary(UPLOAD_ERRORS, "reports refused, with why"), **ERRORS})
@@ -99,10 +97,12 @@ def add_leader_routes(app: FastAPI, ctx: DapContext, admin: Callable[..., None])
         task = _task(ctx, task_id)
         _media(request, UPLOAD_REQ, task)
         body = await _read(request, MAX_UPLOAD_BYTES)
-        outcome = await run_in_threadpool(upload, ctx.store, task, leader_ids, body, client,
-                                          signature)
+        outcome = await run_in_threadpool(upload, ctx.store, task, ctx.ring.ids(), body,
+                                          client, signature)
         media = UPLOAD_ERRORS if outcome.errors else None
-        return Response(outcome.body(), status_code=outcome.status, media_type=media)
+        headers = {REASONS_HEADER: ",".join(outcome.reasons)} if outcome.reasons else None
+        return Response(outcome.body(), status_code=outcome.status, media_type=media,
+                        headers=headers)
 
     @app.post("/tasks/{task_id}/collection_jobs", response_class=Response,
               dependencies=[Depends(admin)], openapi_extra=_body(COLLECTION_JOB_REQ),

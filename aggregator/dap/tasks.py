@@ -19,16 +19,17 @@ from typing import Any
 import duckdb
 
 from worktally.aggregator import clock
+from worktally.aggregator.audit_log import audit
 from worktally.aggregator.dap.keys import COLLECTOR, load_keys
 from worktally.aggregator.dap.model import SecureModel, model_for
 from worktally.aggregator.errors import AuthError, Conflict, NotFound, PolicyViolation
 from worktally.aggregator.provisioning import COHORT_NAME, digest, new_token
-from worktally.aggregator.releases import audit
 from worktally.aggregator.settings import (
     DEFAULT_EPSILON,
     DEFAULT_K,
     DEFAULT_WINDOW,
     MECHANISM,
+    MIN_EPSILON,
     DataDir,
 )
 from worktally.aggregator.store import AggregatorStore
@@ -78,10 +79,12 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
                 window: str = DEFAULT_WINDOW, epsilon: float = DEFAULT_EPSILON,
                 noise_copies: int = 1, k_min: int = DEFAULT_K,
                 schema_version: int = 2,
-                models: dict[int, SecureModel] | None = None) -> Task:
+                models: dict[int, SecureModel] | None = None, actor: str = "admin") -> Task:
     """At the leader: a new secure cohort and its task (the cohort is the task)."""
     if not COHORT_NAME.fullmatch(cohort):
         raise PolicyViolation("a cohort name is 1-64 letters, digits, '.', '_' or '-'")
+    if not epsilon >= MIN_EPSILON:
+        raise PolicyViolation(f"ε per release must be at least {MIN_EPSILON}")
     if not any(supported(c) for c in helper_hpke.configs):
         raise PolicyViolation("the helper offers no HPKE config this leader can seal to")
     model = model_for(schema_version, models)
@@ -91,7 +94,7 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
                               "made with `init --role leader` can create secure cohorts")
     try:
         config = TaskConfig(cohort, leader_url, helper_url, window, epsilon, noise_copies,
-                            k_min, roster, schema_version, model.entries, model.chunk_length,
+                            k_min, schema_version, model.entries, model.chunk_length,
                             next(iter(collector.values())).config)
     except DapError as exc:
         raise PolicyViolation(str(exc)) from exc
@@ -106,7 +109,7 @@ def create_task(store: AggregatorStore, data: DataDir, *, cohort: str, roster: i
                     "created_at, window_kind, k_min) VALUES (?, ?, ?, 0.0, ?, ?, ?, ?)",
                     [cohort, roster, epsilon, MECHANISM, now, window, k_min])
         _insert(con, task, now)
-        audit(con, "admin", "cohort-add", cohort, None,
+        audit(con, actor, "cohort-add", cohort, None,
               f"secure task={b64url(task.task_id)} roster={roster} window={window} "
               f"epsilon={epsilon} noise_copies={noise_copies} k={k_min}")
     return task
@@ -163,8 +166,8 @@ def check_policy(config: TaskConfig, policy: HelperPolicy) -> None:
     if config.k_min < policy.min_k:
         raise PolicyViolation(f"k = {config.k_min} is below this helper's minimum of "
                               f"{policy.min_k}")
-    if config.roster < config.k_min:
-        raise PolicyViolation(f"the roster of {config.roster} is under k = {config.k_min}: "
+    if config.roster_cap is not None and config.roster_cap < config.k_min:
+        raise PolicyViolation(f"the roster of {config.roster_cap} is under k = {config.k_min}: "
                               "no batch could ever be released")
 
 

@@ -1,11 +1,16 @@
 """Upload at the leader: authenticate the client, place each report in its batch, keep it sealed.
 
 Checks, in order: the client's signature and enrollment (a live key bound to a roster slot of
-this task's cohort); per report: its window (valid, started, not collected), its time (not in
-the future), the leader's HPKE config id, replay (a known report id is refused unless it is
-the very same report again, which is accepted idempotently), and one report per slot per
+this task's cohort, within the cohort's roster); per report: its window (valid, started), its
+time (not in the future), replay (a known report id is refused unless it is the very same
+report again, which is accepted idempotently), the window not collected and still taking
+reports (`report_windows.py`), the leader's HPKE config id, and one report per slot per
 batch. An accepted report is stored as it arrived, both shares still sealed; the leader opens
 its own share only inside an aggregation job.
+
+DAP's report errors are coarse (`report_dropped` covers both "too old" and "this person
+already reported"), so each refused report also gets a worktally reason code, sent in the
+`Worktally-Reasons` header, for the client's advice.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from worktally.aggregator import clock
 from worktally.aggregator.dap.batches import is_collected
 from worktally.aggregator.dap.tasks import Task
+from worktally.aggregator.enrollment import refuse_revoked
 from worktally.aggregator.errors import AuthError, DapProblem, Forbidden
+from worktally.aggregator.report_windows import takes_reports
 from worktally.aggregator.store import AggregatorStore
 from worktally.client.wire.dap import DapError
 from worktally.client.wire.dap.client import verify_upload
@@ -31,23 +38,26 @@ from worktally.client.wire.dap.messages import (
     UploadErrors,
     UploadRequest,
 )
-from worktally.client.wire.dap.window import report_window, window_bounds
+from worktally.client.wire.dap.window import report_window
+from worktally.client.wire.errors import PeriodError
+from worktally.client.wire.windows import parse_window
 
 MAX_UPLOAD_BYTES = 64 * 1024
 MAX_REPORTS_PER_UPLOAD = 16
-# DAP: "a few minutes" of leeway for clients' clocks on report times; a window opens for
-# reports from its start, less half a day for clients in other time zones.
+# DAP: "a few minutes" of leeway for clients' clocks on report times.
 CLOCK_SKEW = dt.timedelta(minutes=10)
-WINDOW_SKEW = dt.timedelta(hours=12)
+REASONS_HEADER = "Worktally-Reasons"
 _CLIENT_FAULTS = (ReportError.INVALID_MESSAGE, ReportError.OUTDATED_CONFIG,
                   ReportError.REPORT_TOO_EARLY)
 
 
 @dataclass(frozen=True)
 class UploadOutcome:
-    """The reports that were not accepted, in request order (DAP's UploadErrors)."""
+    """The reports that were not accepted, in request order (DAP's UploadErrors), and
+    worktally's reason code for each."""
 
     errors: tuple[ReportUploadStatus, ...]
+    reasons: tuple[str, ...] = ()
 
     @property
     def status(self) -> int:
@@ -79,62 +89,75 @@ def upload(store: AggregatorStore, task: Task, leader_config_ids: set[int], body
     if len(request.reports) > MAX_REPORTS_PER_UPLOAD:
         raise DapProblem("invalidMessage", f"at most {MAX_REPORTS_PER_UPLOAD} reports per "
                          "upload", 400, task.task_id)
-    errors = []
+    errors, reasons = [], []
     with store.transaction() as con:
         for report in request.reports:
-            error = _accept(con, task, leader_config_ids, report, slot, now)
-            if error is not None:
-                errors.append(ReportUploadStatus(report.metadata.report_id, error))
-    return UploadOutcome(tuple(errors))
+            refused = _accept(con, task, leader_config_ids, report, slot, now)
+            if refused is not None:
+                errors.append(ReportUploadStatus(report.metadata.report_id, refused[0]))
+                reasons.append(refused[1])
+    return UploadOutcome(tuple(errors), tuple(reasons))
 
 
 def _client(store: AggregatorStore, task: Task, client_id: str) -> tuple[int, Ed25519PublicKey]:
     with store.transaction() as con:
-        row = con.execute("SELECT cohort, public_key, slot, revoked_at FROM clients "
-                          "WHERE client_id = ?", [client_id[:64]]).fetchone()
+        row = con.execute("SELECT k.cohort, k.public_key, k.slot, k.revoked_at, "
+                          "k.revoke_reason, c.roster_size FROM clients k JOIN cohorts c ON "
+                          "c.name = k.cohort WHERE k.client_id = ?",
+                          [client_id[:64]]).fetchone()
     if row is None:
-        raise Forbidden("this client is not enrolled here; enroll with your token first")
-    cohort, key, slot, revoked = row
-    if revoked is not None:
-        raise Forbidden("this key was replaced by a newer enrollment for the same person; "
-                        "upload with the current key")
+        raise Forbidden("this client is not enrolled here; enroll with your token first",
+                        "not_enrolled")
+    cohort, key, slot, revoked, revoke_reason, roster = row
     if cohort != task.cohort or slot is None:
         raise Forbidden(f"this client is not enrolled in {task.cohort} with a personal "
-                        "(per-slot) token")
+                        "(per-slot) token", "not_enrolled")
+    if revoked is not None:
+        refuse_revoked(revoke_reason)
+    if int(slot) > int(roster):
+        raise Forbidden(f"roster slot {slot} is over {cohort}'s roster of {roster}",
+                        "over_roster")
     return int(slot), Ed25519PublicKey.from_public_bytes(bytes(key))
 
 
 def _accept(con: duckdb.DuckDBPyConnection, task: Task, leader_config_ids: set[int],
-            report: Report, slot: int, now: dt.datetime) -> ReportError | None:
-    """Store one report as pending, or say why not."""
+            report: Report, slot: int, now: dt.datetime) -> tuple[ReportError, str] | None:
+    """Store one report as pending, or say why not (DAP's error and worktally's reason)."""
     config = task.config
     try:
-        window = report_window(report.metadata)
-        start, _ = window_bounds(config.window_kind, window)
-    except DapError:
-        return ReportError.INVALID_MESSAGE
-    if start - WINDOW_SKEW > now:
-        return ReportError.REPORT_TOO_EARLY
+        label = report_window(report.metadata)
+        window = parse_window(config.window_kind, label)
+    except (DapError, PeriodError):
+        return ReportError.INVALID_MESSAGE, "invalid"
+    if window.label != label:
+        return ReportError.INVALID_MESSAGE, "invalid"
+    opens = takes_reports(window, now)
+    if opens is not None and opens.reason == "window_not_started":
+        return ReportError.REPORT_TOO_EARLY, opens.reason
     if report.metadata.time * config.time_precision > (now + CLOCK_SKEW).timestamp():
-        return ReportError.REPORT_TOO_EARLY
-    if report.leader_encrypted_input_share.config_id not in leader_config_ids:
-        return ReportError.OUTDATED_CONFIG
+        return ReportError.REPORT_TOO_EARLY, "clock_ahead"
     report_id = report.metadata.report_id
     sha = hashlib.sha256(report.write()).digest()
     seen = con.execute("SELECT report_sha256, slot, state FROM dap_receipts WHERE task_id = ? "
                        "AND report_id = ?", [task.task_id, report_id]).fetchone()
     if seen is not None:
-        same = bytes(seen[0]) == sha and seen[1] == slot and seen[2] != "rejected"
-        return None if same else ReportError.REPORT_REPLAYED
-    if is_collected(con, task.task_id, window):
-        return ReportError.BATCH_COLLECTED
+        if bytes(seen[0]) == sha and seen[1] == slot and seen[2] != "rejected":
+            return None  # the same report again: accepted once, counted once
+        return ReportError.REPORT_REPLAYED, ("rejected" if seen[2] == "rejected"
+                                             else "replayed")
+    if is_collected(con, task.task_id, label):
+        return ReportError.BATCH_COLLECTED, "window_released"
+    if opens is not None:
+        return ReportError.REPORT_DROPPED, opens.reason
+    if report.leader_encrypted_input_share.config_id not in leader_config_ids:
+        return ReportError.OUTDATED_CONFIG, "outdated_config"
     if con.execute("SELECT 1 FROM dap_receipts WHERE task_id = ? AND window_label = ? AND "
                    "slot = ? AND state <> 'rejected'",
-                   [task.task_id, window, slot]).fetchone():
+                   [task.task_id, label, slot]).fetchone():
         # One report per person per batch: the DP guarantee counts on it.
-        return ReportError.REPORT_DROPPED
+        return ReportError.REPORT_DROPPED, "already_reported"
     con.execute("INSERT INTO dap_receipts VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-                [task.task_id, report_id, window, slot, sha, now])
+                [task.task_id, report_id, label, slot, sha, now])
     con.execute("INSERT INTO dap_pending VALUES (?, ?, ?, ?, NULL)",
-                [task.task_id, report_id, window, report.write()])
+                [task.task_id, report_id, label, report.write()])
     return None

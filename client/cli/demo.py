@@ -35,7 +35,7 @@ def demo(per_cohort: int, workdir: Path | None, seed: int, k_min: int, workers: 
         workdir = Path(tempfile.mkdtemp(prefix="worktally-demo-"))
     elif workdir.exists() and any(workdir.iterdir()):
         raise click.UsageError(f"{workdir} is not empty; give a new or empty --workdir")
-    paths.ensure_private_dir(workdir)
+    paths.ensure_private_dir(workdir, owned=True)  # new or empty: the demo's own
     settings = DemoSettings(workdir.resolve(), per_cohort, seed, k_min, workers)
     err = Console(stderr=True)
     err.print(f"worktally demo: {2 * per_cohort} developers in {workdir}")

@@ -12,13 +12,22 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import duckdb
+import httpx
 
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
 from worktally.client.report import budget, ledger, prepare
-from worktally.client.report.enrollment import is_enrolled, load_enrollment, load_signing_key
+from worktally.client.report.enrollment import (
+    HTTP_TIMEOUT_S,
+    Enrollment,
+    fetch_hpke,
+    is_enrolled,
+    load_enrollment,
+    load_signing_key,
+)
 from worktally.client.report.upload import records_from_json
 from worktally.client.wire import measurement
+from worktally.client.wire.dap.messages import HpkeConfigList
 from worktally.client.wire.privacy import DEFAULT_RELEASE_WINDOW
 from worktally.client.wire.windows import WindowKind, window_of
 
@@ -41,18 +50,47 @@ def _label(request: dict[str, Any]) -> str | None:
     return raw if isinstance(raw, str) and raw else None
 
 
+def current_configs(enrollment: Enrollment) -> prepare.HpkeLists:
+    """Each aggregator's HPKE configs now, from the aggregator itself (keys rotate)."""
+    with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+        leader = HpkeConfigList.decode(fetch_hpke(enrollment.url, client))
+        helper = HpkeConfigList.decode(fetch_hpke(enrollment.helper_url, client))
+    return leader, helper
+
+
 def _prepare(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     enrollment = load_enrollment()
     key = load_signing_key()
     now = dt.datetime.now(dt.UTC)
     window = prepare.choose_window(enrollment.window_kind, _label(request), now)
+    hpke = None
+    if enrollment.secure and ctx.run_db(lambda con: ledger.stored(
+            con, enrollment.cohort, window.kind.value, window.label)) is None:
+        # A new report: seal it to each aggregator's current key (fetched outside the
+        # database's turn, which network waits must not hold).
+        hpke = current_configs(enrollment)
 
     def run(con: Connection) -> dict[str, Any]:
-        prepared = prepare.prepare(con, enrollment, key, window, ctx.cfg, now)
+        prepared = prepare.prepare(con, enrollment, key, window, ctx.cfg, now, hpke)
         out = prepared.to_json()
         if request.get("with_body"):
             out["body_hex"] = prepared.report.body.hex()
         return out
+
+    result: dict[str, Any] = ctx.run_db(run)
+    return result
+
+
+def _reseal(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    """Seal a stored secure report again to the aggregators' current keys (outdated_config)."""
+    enrollment = load_enrollment()
+    now = dt.datetime.now(dt.UTC)
+    window = prepare.choose_window(enrollment.window_kind, _label(request), now)
+    hpke = current_configs(enrollment)
+
+    def run(con: Connection) -> dict[str, Any]:
+        stored = prepare.reseal(con, enrollment, window, hpke, now)
+        return {"report_id": stored.report_id, "body_hex": stored.body.hex()}
 
     result: dict[str, Any] = ctx.run_db(run)
     return result
@@ -143,6 +181,7 @@ def _status(ctx: Context, _request: dict[str, Any]) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {
     "report_prepare": _prepare,
+    "report_reseal": _reseal,
     "report_preview": _preview,
     "report_record": _record,
     "report_log": _log,

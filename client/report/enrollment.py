@@ -204,10 +204,19 @@ def parse_answer(url: str, answer: Any, expected: ReportConfig,
             f"config.toml allows only the helper {expected.helper_url}, but this cohort's "
             f"helper is {task.helper_url}; ask your privacy officer")
     helper = fetch_hpke(task.helper_url, client)
-    if answer.get("helper_hpke_configs") and _blob(answer, "helper_hpke_configs") != helper:
-        raise EnrollmentError(
-            "the leader handed over a helper key the helper does not publish; refusing, "
-            "since a report sealed to it could be read by the leader")
+    if answer.get("helper_hpke_configs"):
+        # The helper's keys rotate, so the leader's copy may be a little behind; but every
+        # key it offers must be one the helper publishes, or the leader could read both.
+        published = {c.encode() for c in HpkeConfigList.decode(helper).configs}
+        try:
+            offered = HpkeConfigList.decode(_blob(answer, "helper_hpke_configs")).configs
+        except DapError as exc:
+            raise EnrollmentError(f"the leader's copy of the helper's keys is malformed: "
+                                  f"{exc}") from exc
+        if any(c.encode() not in published for c in offered):
+            raise EnrollmentError(
+                "the leader handed over a helper key the helper does not publish; refusing, "
+                "since a report sealed to it could be read by the leader")
     if task.epsilon_release != common["epsilon"]:
         raise EnrollmentError("the leader's ε per release differs from its task's")
     return Enrollment(mode="secure", task_config=b64url(task.encoded),

@@ -101,6 +101,13 @@ def insert(con: Connection, make: Callable[[], StoredReport],
     return fresh, False
 
 
+def replace_body(con: Connection, report: StoredReport, report_id: str, body: bytes) -> None:
+    """A report sealed again (same values, same window): its new id and bytes."""
+    con.execute("UPDATE report_windows SET report_id = ?, body = ? WHERE cohort = ? AND "
+                "window_kind = ? AND window_label = ? AND accepted_at IS NULL",
+                [report_id, body, report.cohort, report.window_kind, report.window_label])
+
+
 def mark_accepted(con: Connection, cohort: str, label: str, when: dt.datetime) -> None:
     con.execute(
         "UPDATE report_windows SET accepted_at = coalesce(accepted_at, ?) "

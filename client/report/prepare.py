@@ -26,12 +26,14 @@ from worktally.client.report.ledger import StoredReport
 from worktally.client.report.values import WindowValues, window_values
 from worktally.client.wire import envelope, measurement
 from worktally.client.wire.dap.client import build_report
+from worktally.client.wire.dap.messages import HpkeConfigList
 from worktally.client.wire.dp_sampling import entry_noise_vector
 from worktally.client.wire.envelope import ReportPayload
 from worktally.client.wire.privacy import DEFAULT_EPSILON_PER_RELEASE, DEFAULT_RELEASE_WINDOW
 from worktally.client.wire.windows import Window, WindowKind, last_ended, parse_window
 
 Connection = duckdb.DuckDBPyConnection
+HpkeLists = tuple[HpkeConfigList, HpkeConfigList]  # the leader's, the helper's
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,31 @@ def choose_window(kind: str, label: str | None, now: dt.datetime) -> Window:
 
 
 def _secure_body(enrollment: Enrollment, clipped: list[int], window: Window,
-                 now: dt.datetime) -> tuple[str, bytes]:
+                 now: dt.datetime, hpke: HpkeLists | None) -> tuple[str, bytes]:
     task = enrollment.task()
-    leader, helper = enrollment.hpke_configs()
+    # Each aggregator's current key comes first in its list (keys rotate monthly); without a
+    # fresh list, the ones enrollment saved.
+    leader, helper = hpke or enrollment.hpke_configs()
     report_id, body = build_report(task, clipped, leader, helper, now=now, window=window.label)
     return report_id.hex(), body
+
+
+def reseal(con: Connection, enrollment: Enrollment, window: Window, hpke: HpkeLists,
+           now: dt.datetime) -> StoredReport:
+    """Split and seal a stored secure report again, to the aggregators' current keys: the
+    leader no longer holds the key it was sealed to (DAP's `outdated_config`). The values and
+    the window are the same, so nothing new is spent; only a report never accepted may be
+    resealed (an accepted one already counts)."""
+    stored = ledger.stored(con, enrollment.cohort, window.kind.value, window.label)
+    if stored is None or stored.mode != "secure":
+        raise WorktallyError(f"no secure report of {window.label} to seal again")
+    if stored.accepted_at is not None:
+        raise WorktallyError(f"the {window.label} report was already accepted")
+    report_id, body = _secure_body(enrollment, list(stored.true_values), window, now, hpke)
+    ledger.replace_body(con, stored, report_id, body)
+    kept = ledger.stored(con, enrollment.cohort, window.kind.value, window.label)
+    assert kept is not None
+    return kept
 
 
 def _local_body(enrollment: Enrollment, clipped: list[int], window: Window,
@@ -97,8 +119,10 @@ def _local_body(enrollment: Enrollment, clipped: list[int], window: Window,
 
 
 def prepare(con: Connection, enrollment: Enrollment, signing_key: Ed25519PrivateKey,
-            window: Window, cfg: Config, now: dt.datetime | None = None) -> Prepared:
-    """The window's stored report, or a new one if the yearly budget allows it."""
+            window: Window, cfg: Config, now: dt.datetime | None = None,
+            hpke: HpkeLists | None = None) -> Prepared:
+    """The window's stored report, or a new one if the yearly budget allows it (secure mode:
+    sealed to the first key of each aggregator's list `hpke`)."""
     moment = now or dt.datetime.now(dt.UTC)
     existing = ledger.stored(con, enrollment.cohort, window.kind.value, window.label)
     if existing is not None:
@@ -109,7 +133,7 @@ def prepare(con: Connection, enrollment: Enrollment, signing_key: Ed25519Private
     def make() -> StoredReport:
         sent: tuple[int, ...] | None = None
         if enrollment.secure:
-            report_id, body = _secure_body(enrollment, clipped, window, moment)
+            report_id, body = _secure_body(enrollment, clipped, window, moment, hpke)
         else:
             report_id, sent, body = _local_body(enrollment, clipped, window, signing_key)
         return StoredReport(

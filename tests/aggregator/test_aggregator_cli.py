@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -95,12 +96,19 @@ def test_init_cohorts_release_and_every_report_command(tmp_path: Path) -> None:
 
     data = DataDir(root)
     web = add_reports(data, [t["token"] for t in issued[:3]], WINDOW)
-    run("hold", "--data", str(root), "--cohort", "web", "--period", WINDOW,
-        "--reason", "checking")
+    officer = tmp_path / "officer.token"
+    officer.write_text(created["officer_token"] + "\n")
+    # The officer's actions need the officer's token offline too, and the log names it.
+    anonymous = run("hold", "--data", str(root), "--cohort", "web", "--period", WINDOW,
+                    "--reason", "checking", check=False)
+    assert anonymous.returncode == 1 and "--token-file" in anonymous.stderr
+    run("--token-file", str(officer), "hold", "--data", str(root), "--cohort", "web",
+        "--period", WINDOW, "--reason", "checking")
     refused = run("release", "--data", str(root), "--cohort", "web", "--period", WINDOW,
                   check=False)
     assert refused.returncode == 1 and "hold" in refused.stderr
-    run("unhold", "--data", str(root), "--cohort", "web", "--period", WINDOW)
+    run("--token-file", str(officer), "unhold", "--data", str(root), "--cohort", "web",
+        "--period", WINDOW)
     released = json.loads(run("release", "--data", str(root), "--cohort", "web",
                               "--period", WINDOW, "--json").stdout)
     assert released["n"] == 3
@@ -114,12 +122,16 @@ def test_init_cohorts_release_and_every_report_command(tmp_path: Path) -> None:
     assert "shipped_token_share_pm" in run("summary", "--data", str(root)).stdout
 
     html_file = tmp_path / "review.html"
-    review = json.loads(run("review", "--data", str(root), "--json", "--html",
-                            str(html_file)).stdout)
+    review = json.loads(run("--token-file", str(officer), "review", "--data", str(root),
+                            "--json", "--html", str(html_file)).stdout)
     assert review["schema_version"] == SCHEMA_VERSION
     assert {c["name"]: c["roster_size"] for c in review["cohorts"]} == {"ops": 12, "web": 11}
     assert review["releases"][0]["k_min"] == 3
     assert "Audit log" in html_file.read_text()
+    actors = {(a["action"], a["actor"]) for a in review["audit_log"]}
+    officer_id = hashlib.sha256(created["officer_token"].encode()).hexdigest()[:8]
+    assert ("hold", f"officer token {officer_id} via offline CLI") in actors
+    assert ("release", "admin (the data dir's owner, no token) via offline CLI") in actors
 
     out = tmp_path / "dash.html"
     run("dashboard", "--data", str(root), "--out", str(out))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from aggregator_harness import (
     WINDOW,
     Server,
@@ -27,8 +28,8 @@ from worktally.aggregator.provisioning import open_store
 from worktally.aggregator.settings import DataDir
 from worktally.client.wire.dp_sampling import entry_noise_vector
 from worktally.client.wire.measurement import (
-    METRIC_NAMES,
     SECURE_METRICS,
+    MetricKind,
     local_accepted_range,
     measurement,
 )
@@ -59,15 +60,19 @@ def test_honestly_noised_reports_are_accepted_once_and_summed_exactly(
     assert released.status_code == 201 and released.json()["n"] == 12
     summary = httpx.get(f"{server.url}/v1/admin/summary", headers=bearer(dep.admin_token),
                         timeout=10).json()
-    active = summary["cohorts"][0]["metrics"]["ai_active"]["mean"]
+    metrics = summary["cohorts"][0]["metrics"]
+    active = metrics["ai_active"]["mean"]
     assert active["raw"] == column_sums(sent)[0]
     assert active["low"] <= active["estimate"] <= active["high"]
+    for i, m in enumerate(SECURE_METRICS):  # volumes are means over everyone
+        if m.kind is MetricKind.VOLUME:
+            assert metrics[m.name]["mean"]["raw"] == pytest.approx(column_sums(sent)[i] / 12)
     server.stop()
     store = open_store(dep.data)
     try:
         with store.transaction() as con:
-            totals = dict(con.execute("SELECT metric, total FROM sums WHERE period = ?",
-                                      [WINDOW]).fetchall())
+            left = [con.execute(f"SELECT count(*) FROM {table} WHERE period = ?",
+                                [WINDOW]).fetchone() for table in ("sums", "local_reports")]
     finally:
         store.close()
-    assert [totals[name] for name in METRIC_NAMES] == column_sums(sent)
+    assert left == [(0,), (0,)], "a released window's reports are summed once, then dropped"

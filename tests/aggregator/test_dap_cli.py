@@ -149,7 +149,10 @@ def test_the_operators_steps_end_to_end(tmp_path: Path, servers: list[Serving]) 
     assert set(row["metrics"]) == set(schema_names())
     for figure in row["metrics"].values():
         assert figure["mean"]["low"] <= figure["mean"]["estimate"] <= figure["mean"]["high"]
-    review = json.loads(cli("review", "--data", str(leader_dir), "--json").stdout)
+    officer = tmp_path / "officer.token"
+    officer.write_text(leader["officer_token"])
+    review = json.loads(cli("--token-file", str(officer), "review", "--data", str(leader_dir),
+                            "--json").stdout)
     assert review["tasks"][0]["epsilon_per_person_per_year_max"] == 16.0
     assert review["releases"][0]["mode"] == "secure"
     page = tmp_path / "dash.html"

@@ -117,7 +117,7 @@ def _leader_configs(pair: Pair) -> HpkeConfigList:
     ({"epsilon_release": 5.0}, "above this helper's maximum"),
     ({"window_kind": "month", "epsilon_release": 2.0}, "per person per year"),
     ({"k_min": 5}, "below this helper's minimum"),
-    ({"roster": 9}, "no batch could ever be released"),
+    ({"roster_cap": 9}, "no batch could ever be released"),  # a legacy task
 ])
 def test_a_helper_refuses_tasks_outside_its_policy(pair: Pair, change: dict[str, object],
                                                    why: str) -> None:

@@ -47,7 +47,10 @@ def test_a_clamped_uninformative_figure_reads_the_same_in_every_view(
     summary = json.loads(cli("summary", "--data", data, "--json"))
     table = cli("summary", "--data", data)
     cli("dashboard", "--data", data, "--out", str(tmp_path / "dash.html"))
-    cli("review", "--data", data, "--html", str(tmp_path / "review.html"))
+    officer = tmp_path / "officer.token"
+    officer.write_text(seeded.officer_token)  # the review is the officer's, offline too
+    cli("--token-file", str(officer), "review", "--data", data, "--html",
+        str(tmp_path / "review.html"))
     dashboard = (tmp_path / "dash.html").read_text(encoding="utf-8")
     review_page = (tmp_path / "review.html").read_text(encoding="utf-8")
 

@@ -33,6 +33,7 @@ from aggregator_harness import (
 )
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from worktally.aggregator import local_reports
 from worktally.aggregator.enrollment import active_keys
 from worktally.aggregator.enrollment import enroll as enroll_in_process
 from worktally.aggregator.errors import AggregatorError
@@ -227,15 +228,16 @@ def test_every_attack_over_http_is_refused_and_the_release_counts_only_the_accep
     server.stop()
     con = duckdb.connect(str(dep.data.database), read_only=True)
     try:
-        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables")
-                  .fetchall()}
+        columns = con.execute("SELECT column_name FROM information_schema.columns WHERE "
+                              "table_name = 'local_reports' ORDER BY ordinal_position").fetchall()
     finally:
         con.close()
-    assert not any("report" in t and "receipt" not in t for t in tables), \
-        "no table holds individual report vectors"
+    assert [c for (c,) in columns] == ["cohort", "period", "client_id", "sealed",
+                                       "received_at"], "a report's values are kept sealed only"
     store = open_store(dep.data)
     try:
-        assert stored(store) == (plan.sums, {WINDOW: 3, PREVIOUS: 1}, 4)
+        # The released window's reports were summed once and dropped; the other stays sealed.
+        assert stored(store) == ({PREVIOUS: plan.sums[PREVIOUS]}, {PREVIOUS: 1}, 4)
     finally:
         store.close()
 
@@ -272,13 +274,14 @@ def test_after_each_refused_attack_the_stored_aggregates_are_unchanged(tmp_path:
 
 
 def stored(store: AggregatorStore) -> tuple[dict[str, list[int]], dict[str, int], int]:
-    """What the aggregator keeps of reports: per window the sums in schema order, the
-    report counts, and how many receipts."""
-    with store.transaction() as con:
-        rows = con.execute("SELECT period, metric, total FROM sums").fetchall()
-        counts = dict(con.execute("SELECT period, n FROM contributions").fetchall())
-        receipts = con.execute("SELECT count(*) FROM receipts").fetchone()
+    """What the aggregator keeps of reports: per window what its sealed reports add up to
+    (opened here, as a release would), the report counts, and how many receipts."""
     sums: dict[str, list[int]] = {}
-    for period, metric, total in rows:
-        sums.setdefault(period, [0] * len(METRIC_NAMES))[METRIC_NAMES.index(metric)] = total
+    counts: dict[str, int] = {}
+    with store.transaction() as con:
+        windows = con.execute("SELECT DISTINCT cohort, period FROM local_reports").fetchall()
+        for cohort, period in windows:
+            opened = local_reports.totals(con, store.root, cohort, period)
+            sums[period], counts[period] = opened.sums, opened.n
+        receipts = con.execute("SELECT count(*) FROM receipts").fetchone()
     return sums, counts, int(receipts[0]) if receipts else 0

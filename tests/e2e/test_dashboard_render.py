@@ -90,19 +90,44 @@ def test_offline_dashboard_file_renders_charts(released: DemoResult, tmp_path: P
     assert_charts_drawn(screenshot(released.dashboard.as_uri(), tmp_path, "dashboard-file"))
 
 
+def signed_in_screenshot(base_url: str, page_path: str, token: str, tmp_path: Path,
+                         name: str) -> tuple[Image, str]:
+    """Open a page as a person would: its 401 sign-in page, the token typed into the form,
+    then the page itself (the session cookie, never the token, carries on)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extras install it
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"],
+                                             timeout=CHROMIUM_TIMEOUT_S * 1000)
+        try:
+            page = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}).new_page()
+            page.set_default_timeout(CHROMIUM_TIMEOUT_S * 1000)
+            first = page.goto(f"{base_url}{page_path}", wait_until="load")
+            assert first is not None and first.status == 401, "a sign-in page first"
+            page.fill("#token", token)
+            with page.expect_navigation(wait_until="load"):
+                page.click("button[type=submit]")
+            assert page.url == f"{base_url}{page_path}", page.content()[-1500:]
+            image = read_png(page.screenshot(path=tmp_path / f"{name}.png"))
+            return image, page.content()
+        finally:
+            browser.close()
+
+
 def test_served_dashboard_and_privacy_review_render(released: DemoResult, tmp_path: Path,
                                                    worktally_home: Path) -> None:
     deployment = released.deployment
     with leader_server(deployment) as server:
-        # Without the token the pages are refused, so the screenshots below are the real ones.
+        # Without signing in the pages are refused, so the screenshots below are the real ones.
         assert httpx.get(f"{server.url}/privacy", timeout=30).status_code in (401, 403)
-        review_url = f"{server.url}/privacy?token={deployment.officer_token}"
-        review_html = httpx.get(review_url, timeout=30).text
-        dashboard_html = httpx.get(f"{server.url}/dashboard", timeout=30,
-                                   params={"token": deployment.admin_token}).text
-        dashboard = screenshot(f"{server.url}/dashboard?token={deployment.admin_token}",
-                               tmp_path, "dashboard-served")
-        review = screenshot(review_url, tmp_path, "review-served")
+        dashboard, dashboard_html = signed_in_screenshot(
+            server.url, "/dashboard", deployment.admin_token, tmp_path, "dashboard-served")
+        review, review_html = signed_in_screenshot(
+            server.url, "/privacy", deployment.officer_token, tmp_path, "review-served")
+    assert (dashboard.width, dashboard.height) == (WIDTH, HEIGHT)
     assert_charts_drawn(dashboard)
     assert_one_band_per_cohort(dashboard_html, released.summary)
     for needle in ("platform", "growth", "shipped_token_share_pm"):

@@ -2,8 +2,14 @@
 agree on, encoded deterministically as DAP's TaskConfiguration; `task_id = SHA-256(encoding)`.
 
 Because the id is the hash of the whole encoding, changing any parameter (ε, the window, k,
-the roster, the noise model, the report's bounds, the collector's key) makes a different
-task, which a helper or client that agreed to the old one will not recognise.
+the noise model, the report's bounds, the collector's key) makes a different task, which a
+helper or client that agreed to the old one will not recognise.
+
+The roster (how many people the team has) is not in it: it changes as people join and leave,
+the leader alone enrolls people into roster slots and enforces it, and a helper could never
+check it anyway (it cannot tell people apart). Tasks made before that decision carry their
+roster in an older policy extension, and keep it as a cap both aggregators enforce
+(`roster_cap`); their ids, the hashes of their stored encodings, do not change.
 
 worktally's own parameters ride in a private task extension (`WorktallyPolicy`); the VDAF
 configuration is BoundedVec's entry list. The VDAF verify key and the leader's bearer token
@@ -36,7 +42,8 @@ from worktally.client.wire.dap.window import WINDOW_KINDS
 from worktally.client.wire.measurement import ctx as measurement_ctx
 from worktally.client.wire.vdaf import BOUNDED_VEC_ID, Entry, Prio3, VdafError, bounded_vec
 
-POLICY_EXTENSION = 0xFF57
+POLICY_EXTENSION = 0xFF58
+LEGACY_POLICY_EXTENSION = 0xFF57  # the policy with the roster inside (tasks made before)
 NO_GATE = 0xFF
 DEFAULT_TIME_PRECISION = 3600
 MAX_EPSILON = 64.0  # far above any sane release; keeps a typo from meaning "no privacy"
@@ -55,12 +62,12 @@ class TaskConfig:
     epsilon_release: float
     noise_copies: int  # 1: the helper adds noise; 2: both aggregators do
     k_min: int
-    roster: int
     schema_version: int
     entries: tuple[Entry, ...]
     chunk_length: int
     collector_hpke: HpkeConfig
     time_precision: int = DEFAULT_TIME_PRECISION
+    roster_cap: int | None = None  # a legacy task's hashed roster; None for new tasks
 
     def __post_init__(self) -> None:
         _check(self)
@@ -94,11 +101,13 @@ class TaskConfig:
         vdaf_config = u32(self.chunk_length, "chunk_length") + opaque(
             b"".join(u64(e.bound, "bound") + u8(NO_GATE if e.gate is None else e.gate, "gate")
                      for e in self.entries), 2, "entries", 9)
-        policy = (u16(self.schema_version, "schema_version") + u32(self.roster, "roster")
+        roster = b"" if self.roster_cap is None else u32(self.roster_cap, "roster")
+        policy = (u16(self.schema_version, "schema_version") + roster
                   + u8(self.noise_copies, "noise_copies")
                   + f64(self.epsilon_release, "epsilon_release")
                   + self.collector_hpke.write())
-        extensions = u16(POLICY_EXTENSION) + opaque(policy, 2, "policy")
+        kind = POLICY_EXTENSION if self.roster_cap is None else LEGACY_POLICY_EXTENSION
+        extensions = u16(kind) + opaque(policy, 2, "policy")
         return (opaque(self.cohort.encode("ascii"), 1, "task_info", 1)
                 + opaque(self.leader_url.encode("ascii"), 2, "leader url", 1)
                 + opaque(self.helper_url.encode("ascii"), 2, "helper url", 1)
@@ -128,32 +137,36 @@ class TaskConfig:
         entries = tuple(vdaf.items(2, "entries", _read_entry, 9))
         vdaf.finish()
         ext = Reader(r.opaque(2, "extensions"), "task extensions")
-        if ext.u16("extension_type") != POLICY_EXTENSION:
+        ext_type = ext.u16("extension_type")
+        if ext_type not in (POLICY_EXTENSION, LEGACY_POLICY_EXTENSION):
             raise DapError("TaskConfiguration: the only task extension is worktally's policy")
         policy = Reader(ext.opaque(2, "policy"), "worktally policy")
         ext.finish()
         r.finish()
-        schema, roster = policy.u16("schema_version"), policy.u32("roster")
+        schema = policy.u16("schema_version")
+        roster = policy.u32("roster") if ext_type == LEGACY_POLICY_EXTENSION else None
         copies, epsilon = policy.u8("noise_copies"), read_f64(policy, "epsilon_release")
         collector = HpkeConfig.read(policy)
         policy.finish()
-        config = cls(cohort, leader, helper, kind, epsilon, copies, k_min, roster, schema,
-                     entries, chunk, collector, precision)
+        config = cls(cohort, leader, helper, kind, epsilon, copies, k_min, schema, entries,
+                     chunk, collector, precision, roster)
         if config.encode() != bytes(data):
             raise DapError("TaskConfiguration is not in canonical form")
         return config
 
     def summary(self) -> dict[str, Any]:
         """What an operator reviews before accepting the task (no secrets)."""
-        return {
+        out: dict[str, Any] = {
             "task_id": self.task_id.hex(), "cohort": self.cohort,
             "leader_url": self.leader_url, "helper_url": self.helper_url,
             "window": self.window_kind, "epsilon_per_release": self.epsilon_release,
             "noise": "helper" if self.noise_copies == 1 else "both",
-            "k_min": self.k_min, "roster": self.roster,
-            "schema_version": self.schema_version,
+            "k_min": self.k_min, "schema_version": self.schema_version,
             "entries": [{"bound": e.bound, "gate": e.gate} for e in self.entries],
         }
+        if self.roster_cap is not None:
+            out["roster_cap"] = self.roster_cap
+        return out
 
 
 def _read_entry(r: Reader) -> Entry:
@@ -184,8 +197,9 @@ def _check(c: TaskConfig) -> None:
         raise DapError("noise copies must be 1 (helper only) or 2 (both aggregators)")
     if not isinstance(c.k_min, int) or c.k_min < 2:
         raise DapError("k must be at least 2")
-    if not isinstance(c.roster, int) or not 1 <= c.roster < 2**32:
-        raise DapError("the roster must be between 1 and 2**32 - 1 people")
+    if c.roster_cap is not None and (not isinstance(c.roster_cap, int)
+                                     or not 1 <= c.roster_cap < 2**32):
+        raise DapError("a legacy task's roster must be between 1 and 2**32 - 1 people")
     if not isinstance(c.schema_version, int) or not 0 <= c.schema_version < 2**16:
         raise DapError("schema version must fit in 16 bits")
     if not isinstance(c.time_precision, int) or not 1 <= c.time_precision <= 86400:

@@ -113,7 +113,7 @@ def test_a_refused_report_is_logged_with_advice_that_can_work(org, person) -> No
     assert httpx.post(f"{server.url}/v1/enroll", timeout=10, json={
         "token": token, "public_key": base64.b64encode(raw).decode()}).status_code == 200
     error = run("report", "send", "--window", WINDOW, ok=False)
-    assert "HTTP 403" in error and "resending the same report will not help" in error
+    assert "HTTP 403" in error and "enrolled again with a newer token" in error
     (attempt,) = run("report", "log")["uploads"]
     assert attempt["status"] == "rejected" and attempt["http_status"] == 403
 

@@ -44,7 +44,7 @@ ENTRIES = (Entry(1), Entry(1000, gate=0), Entry(1000, gate=0), Entry(500))
 def make_task(collector: HpkeKeyPair | None = None, **changes: object) -> TaskConfig:
     fields: dict[str, object] = dict(
         cohort="team", leader_url="http://127.0.0.1:8470", helper_url="http://127.0.0.1:8471",
-        window_kind="quarter", epsilon_release=4.0, noise_copies=1, k_min=10, roster=16,
+        window_kind="quarter", epsilon_release=4.0, noise_copies=1, k_min=10,
         schema_version=2, entries=ENTRIES, chunk_length=3,
         collector_hpke=(collector or HpkeKeyPair.generate(1)).config)
     fields.update(changes)

@@ -43,7 +43,7 @@ def test_encoding_is_deterministic_and_the_id_is_its_hash() -> None:
 @pytest.mark.parametrize("change", [
     {"cohort": "other"}, {"leader_url": "http://127.0.0.1:1"},
     {"helper_url": "https://helper.example/dap"}, {"window_kind": "month"},
-    {"epsilon_release": 4.000001}, {"noise_copies": 2}, {"k_min": 11}, {"roster": 17},
+    {"epsilon_release": 4.000001}, {"noise_copies": 2}, {"k_min": 11}, {"roster_cap": 17},
     {"schema_version": 3}, {"entries": (*ENTRIES[:3], Entry(501))}, {"chunk_length": 4},
     {"collector_hpke": HpkeKeyPair.generate(1).config}, {"time_precision": 60},
 ])
@@ -57,7 +57,7 @@ def test_every_parameter_changes_the_task_id(change: dict[str, object]) -> None:
 @pytest.mark.parametrize("change", [
     {"cohort": "bad name"}, {"leader_url": "ftp://x"}, {"helper_url": "http://a b"},
     {"window_kind": "day"}, {"epsilon_release": 0.0}, {"epsilon_release": float("nan")},
-    {"epsilon_release": 1e9}, {"noise_copies": 3}, {"k_min": 1}, {"roster": 0},
+    {"epsilon_release": 1e9}, {"noise_copies": 3}, {"k_min": 1}, {"roster_cap": 0},
     {"schema_version": 70000}, {"entries": ()}, {"entries": (Entry(5, gate=0),)},
     {"chunk_length": 0}, {"time_precision": 0},
 ])
@@ -77,6 +77,21 @@ def test_non_canonical_or_foreign_encodings_are_refused() -> None:
     foreign = raw[:pos] + bytes([BatchMode.TIME_INTERVAL]) + raw[pos + 1:]
     with pytest.raises(DapError, match="window"):
         TaskConfig.decode(foreign)
+
+
+def test_the_roster_is_not_part_of_a_new_task() -> None:
+    task = make_task(COLLECTOR)
+    assert task.roster_cap is None and "roster" not in task.summary()
+    # The legacy policy is the same plus a 4-byte roster.
+    assert len(make_task(COLLECTOR, roster_cap=16).encode()) == len(task.encode()) + 4
+
+
+def test_a_legacy_task_keeps_its_encoding_its_id_and_its_roster_cap() -> None:
+    legacy = make_task(COLLECTOR, roster_cap=16)
+    raw = legacy.encode()
+    again = TaskConfig.decode(raw)
+    assert again.roster_cap == 16 and again.encode() == raw
+    assert again.task_id == hashlib.sha256(raw).digest() != make_task(COLLECTOR).task_id
 
 
 def test_summary_has_no_secrets_and_names_the_policy() -> None:
