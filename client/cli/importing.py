@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from worktally.client import config
 from worktally.client.agent.lock import AgentLock
@@ -25,36 +23,26 @@ from worktally.client.capture.spool import Spool
 from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
 from worktally.client.importers import import_tool, locations, tools
-from worktally.client.importers.batch import usage_total
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.run import default_files
-from worktally.client.importers.runner import ImportSummary, parse_whole
+from worktally.client.importers.runner import TOKEN_FIELDS, ImportSummary, parse_whole
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 
 # Below this many bytes a progress bar would only flicker.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
-TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 
 
 def summary_json(summary: ImportSummary) -> dict[str, Any]:
     """The `--json` document: tokens per model and in total, sessions, edits, bad lines."""
-    models: dict[str, dict[str, int]] = {}
+    models = summary.model_totals()
     totals = dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0)
-    # A tool's own per-session account counts only where no finer record of the session
-    # was read (the rule of the store's token_usage_effective view).
-    finer = {u.session_id for u in summary.usages.values() if u.origin != "summary"}
-    for usage in summary.usages.values():
-        if usage.origin == "summary" and usage.session_id in finer:
-            continue
-        row = models.setdefault(usage.model, dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0))
-        for name in TOKEN_FIELDS:
-            row[name] += getattr(usage, name)
-            totals[name] += getattr(usage, name)
-        row["total_tokens"] += usage_total(usage)
-        totals["total_tokens"] += usage_total(usage)
-    return {"models": models, "totals": totals, "sessions": len(summary.sessions),
-            "edits": len(summary.edit_ids), "malformed_lines": summary.malformed_lines,
+    for row in models.values():
+        for name, value in row.items():
+            totals[name] += value
+    counts = summary.counts()
+    return {"models": models, "totals": totals, "sessions": counts["sessions"],
+            "edits": counts["edits"], "malformed_lines": summary.malformed_lines,
             "files": summary.files}
 
 
@@ -63,6 +51,10 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
     if total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield None
         return
+    # Imported here: most imports run without a terminal, and rich's bar costs start-up.
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
     with bar:

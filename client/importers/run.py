@@ -48,8 +48,8 @@ def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegi
         if not files:
             continue
         summary = import_tool(con, keyer, registry, tool, files)
-        out[tool] = summary.counts()
-        if summary.usages or summary.edit_ids:
+        counts = out[tool] = summary.counts()
+        if counts["token_records"] or counts["edits"]:
             log.info("imported %s: %d token records, %d sessions, %d edits", tool,
-                     len(summary.usages), len(summary.sessions), len(summary.edit_ids))
+                     counts["token_records"], counts["sessions"], counts["edits"])
     return out
