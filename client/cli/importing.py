@@ -12,25 +12,26 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from worktally.client import config
 from worktally.client.agent.lock import AgentLock
-from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.line_keys import LineKeyer, default_keyer
 from worktally.client.capture.spool import Spool
 from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
-from worktally.client.importers import import_tool, locations, tools
+from worktally.client.importers import locations, tools
 from worktally.client.importers.context import ImportContext
-from worktally.client.importers.run import default_files
-from worktally.client.importers.runner import TOKEN_FIELDS, ImportSummary, parse_whole
 from worktally.client.repos.registry import RepoRegistry
-from worktally.client.store import db
+
+if TYPE_CHECKING:
+    from worktally.client.importers.runner import ImportSummary
 
 # Below this many bytes a progress bar would only flicker.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 
 
 def summary_json(summary: ImportSummary) -> dict[str, Any]:
@@ -67,6 +68,8 @@ def _files(tool: str, path: Path | None, cfg: config.Config, registry: RepoRegis
         if not path.exists():
             raise ImportFormatError(f"{path} does not exist; give a log file or folder")
         return tools.log_files(tool, locations.tool_root(tool, path))
+    from worktally.client.importers.run import default_files
+
     return default_files(tool, cfg, registry)
 
 
@@ -81,17 +84,37 @@ def run_import(tool: str, path: Path | None) -> tuple[ImportSummary, bool]:
     with _progress(size) as progress:
         if lock.try_acquire():
             try:
-                con = db.connect()
-                try:
-                    return import_tool(con, keyer, registry, tool, files, progress), False
-                finally:
-                    con.close()
+                return _import_locked(tool, files, size, keyer, registry, progress), False
             finally:
                 lock.release()
+        from worktally.client.importers.runner import parse_whole
+
         ctx = ImportContext(keyer=keyer, registry=registry)
         summary, records = parse_whole(ctx, tool, files, progress)
     Spool().write(records)
     return summary, True
+
+
+def _import_locked(tool: str, files: list[Path], size: int, keyer: LineKeyer,
+                   registry: RepoRegistry, progress: Callable[[int], None] | None
+                   ) -> ImportSummary:
+    """The import into the database. Parse children that a large import will want start
+    before DuckDB is even imported, so their start-up overlaps opening the database."""
+    from worktally.client.importers import workers
+
+    if len(files) > 1 and size >= workers.PRESTART_MIN_BYTES:
+        workers.prestart(workers.worker_count())
+    try:
+        from worktally.client.importers.run import import_tool
+        from worktally.client.store import db
+
+        con = db.connect()
+        try:
+            return import_tool(con, keyer, registry, tool, files, progress)
+        finally:
+            con.close()
+    finally:
+        workers.release()
 
 
 def _render(tool: str, data: dict[str, Any], spooled: bool) -> None:

@@ -1,8 +1,9 @@
 """Claude Code transcripts (`projects/**/*.jsonl`): sessions, token usage and agent edits.
 
-Token rules follow ccusage 20.0.24 so totals agree: only `assistant` lines with
-`message.usage` count; one response written as several lines shares (message.id, requestId)
-and is deduplicated across all files, keeping the main-thread copy, then the largest.
+Token rules follow ccusage 20.0.24 so totals agree: only lines with `message.usage` count
+(in real files, `assistant` lines); one response written as several lines shares
+(message.id, requestId) and is deduplicated across all files, keeping the main-thread copy,
+then the largest.
 Edits come from Edit/MultiEdit/Write/NotebookEdit inputs once their tool result succeeds.
 """
 
@@ -119,9 +120,11 @@ class ClaudeCodeParser:
             return
         kind = get("type")
         # Byte tests before walking the content: most lines carry no usage and no tool call.
+        # Usage counts whatever the line's type, as in ccusage 20 (real files write it on
+        # assistant lines only; some synthetic ones have no type at all).
+        if b'"usage"' in line:
+            self._usage(doc, message, ts, offset)
         if kind == "assistant":
-            if b'"usage"' in line:
-                self._usage(doc, message, ts, offset)
             if b'"tool_use"' in line and isinstance(session_id, str) and ts is not None:
                 self._tool_uses(message, session_id, cwd, ts)
         elif kind == "user" and (self.pending or self.unkeyed) and b'"tool_result"' in line:

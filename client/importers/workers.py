@@ -144,7 +144,7 @@ def _receive_sized(stream: IO[bytes]) -> tuple[Any, int]:
 class _Child:
     """One parsing subprocess; used by one thread at a time."""
 
-    def __init__(self, ctx: ImportContext, tool: str) -> None:
+    def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [PYTHON, "-m", CHILD_MODULE],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -153,7 +153,7 @@ class _Child:
         self.stdin: IO[bytes] = self.proc.stdin
         self.stdout: IO[bytes] = self.proc.stdout
         # Sent with the first job, so that a child that died at once is a WorkerCrashed too.
-        self.setup: tuple[ImportContext, str] | None = (ctx, tool)
+        self.setup: tuple[ImportContext, str] | None = None
 
     def run(self, jobs: list[FileJob]) -> Iterator[tuple[Parsed, int]]:
         """The job's events, with their pickled sizes, as the child sends them; the last
@@ -253,13 +253,39 @@ def _serve(child: _Child, groups: _Groups) -> None:
             return
 
 
+# Children started ahead of time by prestart(), for the next parse_parallel to use; worth
+# it from about the size at which the runner parses in children.
+_started: list[_Child] = []
+PRESTART_MIN_BYTES = 32 * 1024 * 1024
+
+
+def prestart(count: int) -> None:
+    """Start `count` children now: an interpreter and its imports take a moment, which a
+    caller about to open the database can spend in parallel. Unused ones go at release()."""
+    try:
+        while len(_started) < count:
+            _started.append(_Child())
+    except OSError as exc:
+        log.debug("could not start import workers early (%s)", exc.strerror)
+
+
+def release() -> None:
+    """Stop the children prestart() began that no parse used."""
+    while _started:
+        child = _started.pop()
+        child.proc.kill()
+        child.stop()
+
+
 def parse_parallel(ctx: ImportContext, tool: str, groups: Sequence[list[FileJob]],
                    workers: int) -> Iterator[Parsed]:
     """Every file's events, in the order given, parsed by `workers` children."""
     children: list[_Child] = []
     try:
-        for _ in range(workers):
-            children.append(_Child(ctx, tool))
+        while _started and len(children) < workers:
+            children.append(_started.pop())
+        while len(children) < workers:
+            children.append(_Child())
     except OSError as exc:
         for child in children:
             child.stop()
@@ -267,6 +293,8 @@ def parse_parallel(ctx: ImportContext, tool: str, groups: Sequence[list[FileJob]
         for jobs in groups:
             yield from parse_job(ctx, tool, jobs)
         return
+    for child in children:
+        child.setup = (ctx, tool)
     shared = _Groups(groups, len(children))
     threads = [threading.Thread(target=_serve, args=(child, shared), daemon=True,
                                 name="import-worker") for child in children]
