@@ -182,6 +182,7 @@ def test_nothing_identifying_reaches_the_database(claude_dir) -> None:
                              "demo-repo", str(root)])
 
 
+@pytest.mark.ccusage
 def test_a_usage_line_counts_whatever_its_type(tmp_path: Path) -> None:
     """ccusage 20 counts any line with message.usage; its own synthetic fixtures have no
     `type` at all (../shared/samples/ccusage-fixtures: 1,240 tokens in ccusage 20.0.24)."""
