@@ -26,6 +26,22 @@ UsageRow = tuple[str, str, str, str, float, int, int, int, int, bool, str]
 ROW_ID, ROW_SIDECHAIN = 0, 9
 
 
+# An edit in the store's column order (store/batch_reader.EDIT_FIELDS): event_id, ts,
+# repo_id, file_id, language, source, tool, kind, model, session_id, line_count, origin,
+# keys (comma-joined, as they travel to DuckDB) and supersedes.
+EditRow = tuple[str, float, str | None, str, str, str, str | None, str | None, str | None,
+                str | None, int, str, str, str | None]
+
+
+def edit_of(row: EditRow) -> EditEvent:
+    (event_id, ts, repo_id, file_id, language, source, tool, kind, model, session_id,
+     line_count, origin, keys, supersedes) = row
+    return EditEvent(source=source, keys=tuple(int(k) for k in keys.split(",") if k),
+                     file_id=file_id, repo_id=repo_id, language=language, tool=tool,
+                     kind=kind, model=model, session_id=session_id, line_count=line_count,
+                     origin=origin, ts=ts, event_id=event_id, supersedes=supersedes)
+
+
 def row_of(u: TokenUsage) -> UsageRow:
     return (u.usage_id, u.session_id, u.tool, u.model, u.ts, u.input_tokens, u.output_tokens,
             u.cache_creation_tokens, u.cache_read_tokens, u.is_sidechain, u.origin)
@@ -134,7 +150,8 @@ class ImportBatch:
     tool: str
     # usage_id -> the best copy read so far (row_beats).
     rows: dict[str, UsageRow] = field(default_factory=dict)
-    edits: dict[str, EditEvent] = field(default_factory=dict)
+    # event_id -> the first copy of a confirmed edit.
+    edit_rows: dict[str, EditRow] = field(default_factory=dict)
     malformed_lines: int = 0
     failed_tool_calls: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
@@ -146,6 +163,11 @@ class ImportBatch:
     def usages(self) -> dict[str, TokenUsage]:
         """The rows as records (a copy: add rows with add_usage or add_row)."""
         return {usage_id: usage_of(row) for usage_id, row in self.rows.items()}
+
+    @property
+    def edits(self) -> dict[str, EditEvent]:
+        """The edit rows as records (a copy)."""
+        return {event_id: edit_of(row) for event_id, row in self.edit_rows.items()}
 
     @property
     def sessions(self) -> dict[str, AISession]:
@@ -206,8 +228,8 @@ class ImportBatch:
         for sid, (started, ended, repo_id, has_cwd, _first) in other.spans.items():
             self.touch_session(sid, started, repo_id, has_cwd)
             self.touch_session(sid, ended, repo_id, has_cwd)
-        for event_id, edit in other.edits.items():
-            self.edits.setdefault(event_id, edit)
+        for event_id, edit in other.edit_rows.items():
+            self.edit_rows.setdefault(event_id, edit)
         self.malformed_lines += other.malformed_lines
         self.failed_tool_calls += other.failed_tool_calls
         self.skipped.update(other.skipped)
@@ -222,10 +244,9 @@ class ImportBatch:
             if not p.keys:
                 continue
             event_id = edit_event_id(self.tool, call_id, p.file_id)
-            if event_id in self.edits:
+            if event_id in self.edit_rows:
                 continue
-            self.edits[event_id] = EditEvent(
-                source="ai", keys=p.keys, file_id=p.file_id, repo_id=p.repo_id,
-                tool=self.tool, kind="agent", session_id=p.session_id,
-                line_count=p.line_count, origin=self.tool, ts=p.ts, event_id=event_id,
+            self.edit_rows[event_id] = (
+                event_id, p.ts, p.repo_id, p.file_id, "", "ai", self.tool, "agent", None,
+                p.session_id, p.line_count, self.tool, ",".join(map(str, p.keys)), None,
             )

@@ -73,14 +73,14 @@ class ImportSummary:
     def absorb(self, batch: ImportBatch, con: duckdb.DuckDBPyConnection | None = None) -> None:
         """Add a batch; with `con`, records past SUMMARY_ROWS go to a temporary table."""
         if self._spill is not None:
-            self._spill.add(batch.rows.values(), batch.edits)
+            self._spill.add(batch.rows.values(), batch.edit_rows)
         else:
             rows = self.rows
             for row in batch.rows.values():
                 old = rows.get(row[0])
                 if old is None or row_beats(old, row):
                     rows[row[0]] = row
-            self.edit_ids.update(batch.edits)
+            self.edit_ids.update(batch.edit_rows)
             if con is not None and max(len(rows), len(self.edit_ids)) > SUMMARY_ROWS:
                 self._spill = _SummarySpill(con)
                 self._spill.add(rows.values(), self.edit_ids)
@@ -193,8 +193,8 @@ def store_batch(con: duckdb.DuckDBPyConnection, batch: ImportBatch,
             drain.write_sessions(con, list(batch.sessions.values()))
         if batch.rows:
             record_writers.write_usage_rows(con, list(batch.rows.values()))
-        if batch.edits:
-            drain.write_edits(con, list(batch.edits.values()))
+        if batch.edit_rows:
+            record_writers.write_edit_rows(con, list(batch.edit_rows.values()))
         offsets.save(con, cursors)
 
 
