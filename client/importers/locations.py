@@ -10,6 +10,7 @@ its log folders, anything else is read as is).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -233,15 +234,35 @@ def find_files(roots: Iterable[Path], patterns: Sequence[str],
     for root in roots:
         if root.is_file():
             candidates = [root]
+            real_root = None
         else:
             found = {p for pattern in patterns for p in root.rglob(pattern)}
             candidates = sorted(p for p in found if wanted is None or wanted(p))
+            real_root = root.resolve() if candidates else None
         for path in candidates:
-            real = path.resolve()
-            if real not in seen and path.is_file():
+            real = _real_path(path, root, real_root)
+            if real is not None and real not in seen:
                 seen.add(real)
                 out.append(path)
     return out
+
+
+def _real_path(path: Path, root: Path, real_root: Path | None) -> Path | None:
+    """path.resolve() if `path` is a regular file (through a link or not), else None.
+
+    rglob never descends into a linked folder, so below the root only the file itself can
+    be a link: a plain file's real path is the root's plus its relative part, which costs
+    one lstat instead of one per path component.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if real_root is not None and stat.S_ISREG(mode):
+        return real_root / path.relative_to(root)
+    if not path.is_file():
+        return None
+    return path.resolve()
 
 
 def transcript_files(roots: Iterable[Path]) -> list[Path]:
