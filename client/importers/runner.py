@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 # Below this many new bytes starting child processes costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 # A run holds this many distinct requests (and edit ids) in memory; beyond, the summary
-# keeps them in a temporary table of the import's connection.
-SUMMARY_ROWS = 50_000
+# keeps them in a temporary table of the import's connection, written this many at a time.
+SUMMARY_ROWS = 20_000
+SPILL_CHUNK = 5_000
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 
 Progress = Callable[[int], None]
@@ -83,8 +84,14 @@ class ImportSummary:
             self.edit_ids.update(batch.edit_rows)
             if con is not None and max(len(rows), len(self.edit_ids)) > SUMMARY_ROWS:
                 self._spill = _SummarySpill(con)
-                self._spill.add(rows.values(), self.edit_ids)
-                self.rows, self.edit_ids = {}, set()
+                held, self.rows = list(rows.values()), {}
+                while held:  # a chunk at a time: no second copy of everything at once
+                    self._spill.add(held[-SPILL_CHUNK:], ())
+                    del held[-SPILL_CHUNK:]
+                ids, self.edit_ids = list(self.edit_ids), set()
+                while ids:
+                    self._spill.add((), ids[-SPILL_CHUNK:])
+                    del ids[-SPILL_CHUNK:]
         self.sessions.update(batch.spans)
         self.malformed_lines += batch.malformed_lines
         self.failed_tool_calls += batch.failed_tool_calls
