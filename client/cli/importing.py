@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 # Below this many bytes a progress bar would only flicker.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+# DuckDB's share of a one-off import's memory: the import streams, so only DuckDB's cache of
+# what it wrote would otherwise grow with the logs (bench/bench_memory.py).
+IMPORT_DB_MEMORY = "256MB"
 
 
 def summary_json(summary: ImportSummary) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def _import_locked(tool: str, files: list[Path], size: int, keyer: LineKeyer,
         from worktally.client.importers.run import import_tool
         from worktally.client.store import db
 
-        con = db.connect()
+        con = db.connect(memory_limit=IMPORT_DB_MEMORY)
         try:
             return import_tool(con, keyer, registry, tool, files, progress)
         finally:
