@@ -32,11 +32,13 @@ ALLOWED: dict[str, set[str]] = {
     "importers": {"infra", "wire", "capture", "repos", "store"},
     "attribution": {"infra", "wire", "capture", "repos", "store"},
     "report": {"infra", "wire", "capture", "store", "attribution"},
+    # Neighbouring tools' formats (git-ai notes, Agent Trace) over attributed commits.
+    "interop": {"infra", "wire", "capture", "repos", "store", "attribution"},
     "agent": {"infra", "wire", "capture", "repos", "store", "external", "otlp", "browser",
-              "importers", "attribution", "report"},
+              "importers", "attribution", "report", "interop"},
     "lsp": {"infra", "capture"},
     "cli": {"infra", "wire", "capture", "repos", "store", "external", "otlp", "browser",
-            "importers", "attribution", "report", "agent", "lsp", "demo"},
+            "importers", "attribution", "report", "interop", "agent", "lsp", "demo"},
     "demo": {"infra", "wire"},
     # The aggregator shares only the wire format with the client (and its file helpers).
     "aggregator": {"wire", "client.paths"},

@@ -24,6 +24,7 @@ from worktally.client.capture.spool import Spool
 from worktally.client.config import Config
 from worktally.client.errors import GitError, WorktallyError
 from worktally.client.external import scanner
+from worktally.client.interop import notes_sync
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store.drain import DrainResult, drain
 
@@ -70,6 +71,8 @@ class SyncCounts:
     repo_errors: int
     imported: dict[str, dict[str, int]]
     paused: bool
+    git_ai_notes_read: int = 0
+    git_ai_notes_written: int = 0
 
     def to_json(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -93,6 +96,9 @@ def run_sync(
     paused = is_paused()
     imported = importers.run_all(con, keyer, registry, cfg)
     repos = external_edits = commits_seen = survival_checked = repo_errors = 0
+    notes_read = notes_written = 0
+    # Commits attributed from here on (stamped with the real time, whatever `now` says).
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     for repo in registry.list():
         repos += 1
         try:
@@ -100,6 +106,10 @@ def run_sync(
             if not paused:
                 external_edits += scanner.scan(con, keyer, repo, cfg)
             commits_seen += commits.attribute_new_commits(con, keyer, repo, cfg)
+            # git-ai's notes apply to the commits just attributed (and, in `write` mode,
+            # worktally writes notes for those that have none).
+            read, written = notes_sync.sync_repo(con, keyer, repo, cfg, started)
+            notes_read, notes_written = notes_read + read, notes_written + written
             survival_checked += survival.update_survival(con, keyer, repo, cfg, now)
         except (WorktallyError, OSError) as exc:
             # One broken repo (deleted folder, git failure) must not stop the others.
@@ -111,6 +121,7 @@ def run_sync(
         registrations=len(drained.registrations), browser_pastes=browser_pastes, repos=repos,
         external_edits=external_edits, commits=commits_seen, survival_checked=survival_checked,
         repo_errors=repo_errors, imported=imported, paused=paused,
+        git_ai_notes_read=notes_read, git_ai_notes_written=notes_written,
     )
     log.info("sync: %d batches (%d records), %d quarantined, %d repos, %d commits",
              counts.batches, counts.records, counts.quarantined, counts.repos, counts.commits)

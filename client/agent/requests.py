@@ -20,6 +20,7 @@ from worktally.client.attribution import local_view
 from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
 from worktally.client.errors import WorktallyError
+from worktally.client.interop import agent_commands as interop_commands
 from worktally.client.report import agent_commands
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import queries
@@ -202,6 +203,8 @@ HANDLERS: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]]] 
     "forget": _forget,
     # The report's requests (prepare, record uploads, read the log) run here too.
     **agent_commands.HANDLERS,
+    # git-ai notes, Agent Trace export and a repo's notes mode.
+    **interop_commands.HANDLERS,
 }
 
 

@@ -263,12 +263,11 @@ class Agent:
         """Serve OTLP on loopback when enabled; a busy port costs the receiver, not the agent."""
         if not self.cfg.otlp.enabled:
             return
-        from worktally.client.otlp.receiver import Limits, OtlpReceiver
+        from worktally.client.otlp.receiver import OtlpReceiver
 
-        limits = Limits(max_body_bytes=self.cfg.otlp.max_body_bytes,
-                        max_decompressed_bytes=self.cfg.otlp.max_decompressed_bytes)
-        receiver = OtlpReceiver(self.cfg.otlp.port, self.spool, self.keyer, self.registry, limits)
         try:
+            receiver = OtlpReceiver.from_config(self.cfg.otlp, self.spool, self.keyer,
+                                                self.registry)
             receiver.start()
         except WorktallyError as exc:
             log.warning("OTLP receiver not started: %s", exc)

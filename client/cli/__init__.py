@@ -23,7 +23,12 @@ COMMAND_MODULES: dict[str, str] = {
     "commits": "capture", "me": "capture", "forget": "capture", "agent": "capture",
     "sync": "capture", "import": "importing", "hook": "hooks", "hooks": "hooks",
     "enroll": "reporting", "report": "reporting", "browser": "browser", "lsp": "editor",
-    "config": "settings", "demo": "demo",
+    "config": "settings", "demo": "demo", "trace": "interop", "otlp": "otlp",
+}
+# Subcommands a module adds to another module's group: (group, subcommand) -> that module,
+# loaded when the subcommand is asked for (so `import claude-code` never loads interop).
+SUBCOMMAND_MODULES: dict[tuple[str, str], str] = {
+    ("import", "git-ai"): "interop", ("repos", "set"): "interop",
 }
 
 
@@ -73,6 +78,20 @@ class WorktallyGroup(click.Group):
         except WorktallyError as exc:
             click.echo(f"worktally: {exc}", err=True)
             sys.exit(1)
+
+
+class SubcommandGroup(click.Group):
+    """A group some of whose subcommands another module adds (SUBCOMMAND_MODULES)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = SUBCOMMAND_MODULES.get((self.name or "", cmd_name))
+        if module is not None:
+            cli._load(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        extra = [sub for group, sub in SUBCOMMAND_MODULES if group == self.name]
+        return sorted({*super().list_commands(ctx), *extra})
 
 
 @click.group(cls=WorktallyGroup)

@@ -19,6 +19,7 @@ from worktally.client.agent.lock import is_held
 from worktally.client.capture.line_keys import default_keyer
 from worktally.client.capture.records import SOURCES
 from worktally.client.capture.spool import Spool
+from worktally.client.cli import SubcommandGroup
 from worktally.client.cli.output import emit, json_option
 from worktally.client.repos.registry import RepoRegistry, work_tree_root
 
@@ -91,7 +92,7 @@ def status(as_json: bool) -> None:
     emit(as_json, data, render)
 
 
-@click.group()
+@click.group(cls=SubcommandGroup)
 def repos() -> None:
     """Register, list and remove the git work trees worktally watches."""
 
@@ -111,12 +112,13 @@ def repos_list(as_json: bool) -> None:
     """List the watched work trees."""
     registry = RepoRegistry(default_keyer())
     repos = registry.list()
-    data = [{"repo_id": r.repo_id, "path": r.path, "added_at": r.added_at} for r in repos]
+    data = [{"repo_id": r.repo_id, "path": r.path, "added_at": r.added_at,
+             "git_ai_notes": r.git_ai_notes} for r in repos]
 
     def render(console: Console) -> None:
-        table = Table("repo id", "path")
+        table = Table("repo id", "path", "git-ai notes")
         for repo in repos:
-            table.add_row(repo.repo_id, repo.path)
+            table.add_row(repo.repo_id, repo.path, repo.git_ai_notes)
         console.print(table if repos else "no repos registered; add one with `worktally repos add`")
 
     emit(as_json, data, render)

@@ -20,6 +20,7 @@ from worktally.client import config
 from worktally.client.agent.lock import AgentLock
 from worktally.client.capture.line_keys import LineKeyer, default_keyer
 from worktally.client.capture.spool import Spool
+from worktally.client.cli import SubcommandGroup
 from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
 from worktally.client.importers import locations, tools
@@ -146,7 +147,7 @@ def _command(tool: str) -> click.Command:
     return command
 
 
-@click.group(name="import")
+@click.group(name="import", cls=SubcommandGroup)
 def import_group() -> None:
     """Import AI tools' own logs (tokens, sessions, agent edits) once, now."""
 

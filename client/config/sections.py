@@ -59,6 +59,10 @@ class OtlpConfig:
     max_body_bytes: int = setting(4_000_000, Bounds(1))
     # A gzip body may not inflate beyond this (protects against gzip bombs).
     max_decompressed_bytes: int = setting(32_000_000, Bounds(1))
+    # Answer 401 to any export without `Authorization: Bearer <secret>` (the secret that
+    # `worktally otlp env` prints). Off by default: exporters set up before it existed,
+    # and tools that cannot send a header (Gemini CLI), keep working.
+    require_secret: bool = False
 
 
 @dataclass(frozen=True)

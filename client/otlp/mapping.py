@@ -2,7 +2,8 @@
 
 Only allow-listed numeric and id attributes are ever read; every other attribute (prompts,
 tool parameters, response text, e-mail addresses) is dropped here, before anything reaches
-the spool. Counting rules are in docs/developer.md ("OpenTelemetry").
+the spool. Every count read is checked against `numbers`' bounds, and one out of bounds
+fails the whole export. Counting rules are in docs/developer.md ("OpenTelemetry").
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
 from worktally.client.capture.records import AISession, OtlpCount, TokenUsage
+from worktally.client.otlp.numbers import count, micro_amount, total
 
 Scalar = str | int | float | bool
 
@@ -34,6 +36,14 @@ ALLOWED_ATTRIBUTES = frozenset(
         "input_token_count", "output_token_count", "cached_content_token_count",
         "thoughts_token_count", "tool_token_count", "query_source", "service.name",
         "speed", "worktally.cwd",
+    }
+)
+# Allow-listed attributes that hold counts: read as bounded whole numbers, whatever their type.
+COUNT_ATTRIBUTES = frozenset(
+    {
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+        "input_token_count", "output_token_count", "cached_content_token_count",
+        "thoughts_token_count", "tool_token_count",
     }
 )
 # Ids and model names are short tokens; a value that is not is dropped, not truncated.
@@ -125,12 +135,17 @@ def _scalar(kv: KeyValue) -> Scalar | None:
 
 
 def allowed_attributes(*groups: Iterable[KeyValue]) -> dict[str, Scalar]:
-    """Scalar values of the allow-listed keys; nothing else is read."""
+    """Scalar values of the allow-listed keys, counts as bounded ints; nothing else is read.
+
+    Raises OtlpValueError when a count attribute is not a whole number from 0 to MAX_COUNT.
+    """
     out: dict[str, Scalar] = {}
     for group in groups:
         for kv in group:
             if kv.key in ALLOWED_ATTRIBUTES:
                 value = _scalar(kv)
+                if value is not None and kv.key in COUNT_ATTRIBUTES:
+                    value = count(value, f"attribute {kv.key}")
                 if value is not None:
                     out[kv.key] = value
     return out
@@ -148,15 +163,10 @@ def _model(attrs: dict[str, Scalar]) -> str:
     return f"{model}-fast" if attrs.get("speed") == "fast" else model
 
 
-def _int(value: Scalar | None) -> int:
-    """Tools send counts as ints, doubles or decimal strings; anything else is 0."""
-    if isinstance(value, bool) or value is None:
-        return 0
-    try:
-        number = float(value)
-    except ValueError:
-        return 0
-    return max(0, round(number)) if number == number else 0
+def _count(attrs: dict[str, Scalar], key: str) -> int:
+    """A count attribute (already bounded by `allowed_attributes`), 0 when absent."""
+    value = attrs.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _tool(name: str, resource: dict[str, Scalar]) -> tuple[str | None, str]:
@@ -231,9 +241,11 @@ def _data_points(metric: Metric) -> tuple[Any, bool]:
     return (), False
 
 
-def _point_value(point: Any) -> float:
+def _point_value(point: Any) -> int | float:
+    """`as_int` or `as_double`, unconverted: the bounds check sees what was sent."""
     which = point.WhichOneof("value")
-    return float(getattr(point, which)) if which else 0.0
+    value: int | float = getattr(point, which) if which else 0
+    return value
 
 
 def _token_points(
@@ -260,7 +272,9 @@ def _token_points(
                                                   end=point.time_unix_nano))
         window.start = min(window.start, point.start_time_unix_nano)
         window.end = max(window.end, point.time_unix_nano)
-        window.fields[target] += _int(_point_value(point))
+        value = count(_point_value(point), f"{metric.name} data point")
+        window.fields[target] = total([window.fields[target], value],
+                                      f"{metric.name} summed over one window")
 
 
 def _count_points(collector: _Collector, tool: str, short: str, metric: Metric,
@@ -269,7 +283,8 @@ def _count_points(collector: _Collector, tool: str, short: str, metric: Metric,
     for point in points:
         attrs = {**resource, **allowed_attributes(point.attributes)}
         if short == "cost.usage":
-            name, value = "cost_microusd", _int(_point_value(point) * 1_000_000)
+            name = "cost_microusd"
+            value = micro_amount(_point_value(point), f"{metric.name} data point")
         else:
             name = _COUNT_METRICS[short]
             kind = attrs.get("type")
@@ -277,7 +292,7 @@ def _count_points(collector: _Collector, tool: str, short: str, metric: Metric,
                 if kind not in ("added", "removed"):
                     continue
                 name = f"lines_{kind}"
-            value = _int(_point_value(point))
+            value = count(_point_value(point), f"{metric.name} data point")
         ts = _seconds(point.time_unix_nano) or collector.context.now
         session = collector.session(tool, attrs, ts)
         model = _id(attrs.get("model")) or ""
@@ -329,14 +344,15 @@ def _request_usage(tool: str, short: str, session: str, attrs: dict[str, Scalar]
                    record: Any, context: MappingContext) -> TokenUsage | None:
     model = _model(attrs)
     if tool == "claude-code" and short == "api_request":
-        tokens = (_int(attrs.get("input_tokens")), _int(attrs.get("output_tokens")),
-                  _int(attrs.get("cache_creation_tokens")), _int(attrs.get("cache_read_tokens")))
+        tokens = (_count(attrs, "input_tokens"), _count(attrs, "output_tokens"),
+                  _count(attrs, "cache_creation_tokens"), _count(attrs, "cache_read_tokens"))
     elif tool == "gemini-cli" and short == "api_response":
-        cached = _int(attrs.get("cached_content_token_count"))
+        cached = _count(attrs, "cached_content_token_count")
+        uncached = max(0, _count(attrs, "input_token_count") - cached)
         tokens = (
-            max(0, _int(attrs.get("input_token_count")) - cached)
-            + _int(attrs.get("tool_token_count")),
-            _int(attrs.get("output_token_count")) + _int(attrs.get("thoughts_token_count")),
+            total([uncached, _count(attrs, "tool_token_count")], "input plus tool tokens"),
+            total([_count(attrs, "output_token_count"), _count(attrs, "thoughts_token_count")],
+                  "output plus thought tokens"),
             0,
             cached,
         )

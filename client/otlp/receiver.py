@@ -2,8 +2,11 @@
 
 It serves `POST /v1/metrics` and `POST /v1/logs` in protobuf or JSON, optionally gzipped,
 and hardens the port the way a local API must be: 127.0.0.1 only, a Host-header check
-against DNS rebinding, no browser origins, and limits on both the body and what it inflates
-to. Decoding and mapping run in the request thread; nothing here touches the database.
+against DNS rebinding, no browser origins, optionally a per-install secret against other
+local users, and limits on both the body and what it inflates to. Every number is checked
+against `numbers`' bounds: a request with one out of bounds is refused with 400 and nothing
+of it is spooled. Decoding and mapping run in the request thread; nothing here touches the
+database.
 """
 
 from __future__ import annotations
@@ -34,8 +37,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.capture.spool import Spool
+from worktally.client.config import OtlpConfig
 from worktally.client.errors import SpoolError, WorktallyError
+from worktally.client.otlp import secret as otlp_secret
 from worktally.client.otlp.mapping import Mapped, MappingContext, map_logs, map_metrics
+from worktally.client.otlp.numbers import OtlpValueError
 from worktally.client.repos.registry import RepoRegistry
 
 log = logging.getLogger(__name__)
@@ -46,14 +52,26 @@ LOOPBACK = "127.0.0.1"
 REQUEST_TIMEOUT_S = 10
 # OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64.
 _HEX_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id"})
+# How much of the protobuf parser's complaint the 400 answer quotes (it may quote the body).
+_DETAIL_CHARS = 200
 
 
 class OtlpRequestError(WorktallyError):
-    """A request the receiver refuses; carries the HTTP status to answer with."""
+    """A request the receiver refuses; carries the HTTP status to answer with.
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    `detail` goes into the answer only, never into the log: it may quote the request.
+    """
+
+    def __init__(self, status: HTTPStatus, message: str, detail: str = "",
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+    def answer(self) -> bytes:
+        text = f"{self}: {self.detail}" if self.detail else str(self)
+        return text.encode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -109,6 +127,12 @@ def _hex_ids_to_base64(node: Any) -> Any:
     return node
 
 
+def _no_bare_constants(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have; OTLP/JSON writes
+    # non-finite doubles as the strings "NaN" and "Infinity" (refused later as counts).
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode(signal: Signal, content_type: str, body: bytes) -> Message:
     """Parse an export request body; OtlpRequestError(400) when it is not one."""
     message = signal.request_type()
@@ -116,12 +140,14 @@ def decode(signal: Signal, content_type: str, body: bytes) -> Message:
         if content_type == PROTOBUF:
             message.ParseFromString(body)
         else:
-            doc = json.loads(body)
+            doc = json.loads(body, parse_constant=_no_bare_constants)
             if not isinstance(doc, dict):
                 raise ValueError("an OTLP/JSON body is an object")
             json_format.ParseDict(_hex_ids_to_base64(doc), message, ignore_unknown_fields=True)
     except (DecodeError, json_format.ParseError, ValueError, RecursionError) as exc:
-        raise OtlpRequestError(HTTPStatus.BAD_REQUEST, "body is not an OTLP export") from exc
+        # ParseError names the field and says why (e.g. an int64 out of range).
+        raise OtlpRequestError(HTTPStatus.BAD_REQUEST, "body is not an OTLP export",
+                               detail=str(exc)[:_DETAIL_CHARS]) from exc
     return message
 
 
@@ -143,7 +169,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.path, dict(self.headers.items()), self._read_body
             )
         except OtlpRequestError as exc:
-            self._answer(exc.status, "text/plain", str(exc).encode(), close=True)
+            log.info("OTLP request to %s refused with %d: %s", self._signal_path(), exc.status,
+                     exc)
+            self._answer(exc.status, "text/plain", exc.answer(), close=True, extra=exc.headers)
+            return
+        except Exception:
+            # A bug costs this one request a 500, not the exporter an unanswered connection.
+            log.exception("OTLP request to %s failed", self._signal_path())
+            self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain", b"internal error",
+                         close=True)
             return
         self._answer(status, content_type, payload)
 
@@ -152,14 +186,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
 
+    def _signal_path(self) -> str:
+        # Only a known path is logged: the rest of a request line is the sender's text.
+        path = self.path.split("?", 1)[0]
+        return path if path in SIGNALS else "another path"
+
     def _read_body(self, length: int) -> bytes:
         return self.rfile.read(length)
 
     def _answer(self, status: HTTPStatus, content_type: str, payload: bytes,
-                close: bool = False) -> None:
+                close: bool = False, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         if close:
             # The body may be unread (413, 415): the connection cannot be reused.
             self.send_header("Connection", "close")
@@ -177,17 +218,30 @@ class _Server(ThreadingHTTPServer):
 
 
 class OtlpReceiver:
-    """The agent's receiver: `start()` binds 127.0.0.1 and serves in a background thread."""
+    """The agent's receiver: `start()` binds 127.0.0.1 and serves in a background thread.
+
+    With a `secret`, every request must carry it as `Authorization: Bearer <secret>`.
+    """
 
     def __init__(self, port: int, spool: Spool, keyer: LineKeyer, registry: RepoRegistry,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, secret: str | None = None) -> None:
         self.port = port
         self.spool = spool
         self.keyer = keyer
         self.registry = registry
         self.limits = limits or Limits()
+        self.secret = secret
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, cfg: OtlpConfig, spool: Spool, keyer: LineKeyer,
+                    registry: RepoRegistry) -> OtlpReceiver:
+        """The receiver the `[otlp]` settings describe; makes the secret if it is required."""
+        limits = Limits(max_body_bytes=cfg.max_body_bytes,
+                        max_decompressed_bytes=cfg.max_decompressed_bytes)
+        secret = otlp_secret.load_or_create() if cfg.require_secret else None
+        return cls(cfg.port, spool, keyer, registry, limits, secret)
 
     def start(self) -> int:
         """Bind and serve; returns the actual port (useful with port 0)."""
@@ -232,6 +286,14 @@ class OtlpReceiver:
         if "origin" in lowered:
             # Exporters never send Origin; a browser page always does.
             raise OtlpRequestError(HTTPStatus.FORBIDDEN, "browser requests are not accepted")
+        if self.secret is not None and not otlp_secret.authorized(lowered.get("authorization"),
+                                                                  self.secret):
+            raise OtlpRequestError(
+                HTTPStatus.UNAUTHORIZED,
+                "send Authorization: Bearer <secret>; `worktally otlp env` prints the "
+                f"{otlp_secret.HEADERS_ENV} line that does it",
+                headers={"WWW-Authenticate": 'Bearer realm="worktally-otlp"'},
+            )
         content_type = lowered.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type not in (PROTOBUF, JSON):
             raise OtlpRequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
@@ -254,7 +316,12 @@ class OtlpReceiver:
         request = decode(signal, content_type, body)
         context = MappingContext(repo_for_cwd=self._repo_for_cwd, label=self.keyer.label,
                                  now=time.time())
-        mapped = signal.mapper(request, context)
+        try:
+            mapped = signal.mapper(request, context)
+        except OtlpValueError as exc:
+            # All or nothing: the exporter must not retry, and a partial export would
+            # count some of a window's tokens and not others.
+            raise OtlpRequestError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
         try:
             self.spool.write(mapped.records())
         except SpoolError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from worktally.client import paths
@@ -17,6 +17,10 @@ from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.errors import GitError, WorktallyError
 
 GIT_TIMEOUT_S = 10
+# What worktally does with a repo's git-ai notes (refs/notes/ai) at each sync: `read` them
+# into attribution (the default; reading changes nothing in the repo), also `write` notes for
+# your commits that have none, or leave them alone (`off`).
+GIT_AI_NOTES_MODES = ("read", "write", "off")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Repo:
     repo_id: str
     path: str
     added_at: float
+    git_ai_notes: str = "read"
 
 
 def work_tree_root(path: Path) -> Path:
@@ -85,6 +90,29 @@ class RepoRegistry:
         del repos[target.repo_id]
         self._save(repos)
         return target
+
+    def set_git_ai_notes(self, path_or_id: str, mode: str) -> Repo | None:
+        """Set what a sync does with the repo's git-ai notes; None if it is not registered."""
+        if mode not in GIT_AI_NOTES_MODES:
+            raise WorktallyError(
+                f"--git-ai-notes must be one of {', '.join(GIT_AI_NOTES_MODES)}, not {mode!r}")
+        repos = self._load()
+        target = self._find(repos, path_or_id)
+        if target is None:
+            return None
+        repos[target.repo_id] = replace(target, git_ai_notes=mode)
+        self._save(repos)
+        return repos[target.repo_id]
+
+    def _find(self, repos: dict[str, Repo], path_or_id: str) -> Repo | None:
+        """A repo by id, by its root, or by any folder inside its work tree."""
+        if path_or_id in repos:
+            return repos[path_or_id]
+        try:
+            root = work_tree_root(Path(path_or_id))
+        except GitError:
+            return None
+        return repos.get(self.repo_id_for(root))
 
     def list(self) -> list[Repo]:
         return sorted(self._load().values(), key=lambda r: r.path)

@@ -334,6 +334,39 @@ MIGRATIONS: list[tuple[int, str]] = [
               WHERE o.origin <> 'summary' AND o.tool = t.tool AND o.session_id = t.session_id);
         """,
     ),
+    (
+        30,
+        """
+        -- Lines that git-ai's notes (refs/notes/ai, authorship/3.0.0) attest in your commits:
+        -- one row per keyed line, `ai` (with the note's tool, model and session) or `human`
+        -- (a known human). ts is the noted commit's time, so a later commit with the same
+        -- key matches, as an edit would. Names, emails, paths and text are never stored.
+        CREATE TABLE git_ai_lines (
+            repo_id VARCHAR NOT NULL,
+            sha VARCHAR NOT NULL,
+            line_key BIGINT NOT NULL,
+            source VARCHAR NOT NULL,
+            tool VARCHAR,
+            kind VARCHAR,
+            model VARCHAR,
+            session_id VARCHAR,
+            ts TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX git_ai_lines_key ON git_ai_lines (line_key);
+        -- Every note worktally read or wrote, by commit: a note read again only when its
+        -- blob changes; status says what was done with it (read, written, not_yours, ...).
+        CREATE TABLE git_ai_notes (
+            repo_id VARCHAR NOT NULL,
+            sha VARCHAR NOT NULL,
+            note_blob VARCHAR,
+            status VARCHAR NOT NULL,
+            ai_lines INTEGER NOT NULL,
+            human_lines INTEGER NOT NULL,
+            processed_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (repo_id, sha)
+        );
+        """,
+    ),
 ]
 
 

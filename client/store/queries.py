@@ -21,7 +21,8 @@ Connection = duckdb.DuckDBPyConnection
 
 # Tables `forget` clears, with the column that dates a row.
 # Kept on purpose: report_ledger/report_uploads (forgetting spent privacy budget would let it
-# be spent again), import_files and watch_state (progress markers, so nothing is re-imported).
+# be spent again), import_files, watch_state and git_ai_notes (progress markers, so nothing
+# is re-imported).
 FORGET_TABLES: dict[str, str] = {
     "edit_lines": "ts",
     "edits": "ts",
@@ -33,6 +34,7 @@ FORGET_TABLES: dict[str, str] = {
     "ai_sessions": "ended_at",
     "otlp_counts": "window_end",
     "chat_snippets": "ts",
+    "git_ai_lines": "ts",
 }
 
 def _iso(value: dt.datetime | None) -> str | None:

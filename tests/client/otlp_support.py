@@ -47,12 +47,14 @@ class Running:
 
 
 @contextmanager
-def start_receiver(home: Path) -> Iterator[Running]:
-    """A receiver on an ephemeral loopback port, writing to the spool under `home`."""
+def start_receiver(home: Path, secret: str | None = None) -> Iterator[Running]:
+    """A receiver on an ephemeral loopback port, writing to the spool under `home`; with
+    `secret`, it requires that bearer token."""
     keyer = LineKeyer(load_or_create_secret())
     spool = Spool()
     receiver = OtlpReceiver(0, spool, keyer, RepoRegistry(keyer),
-                            limits=Limits(max_body_bytes=200_000, max_decompressed_bytes=400_000))
+                            limits=Limits(max_body_bytes=200_000, max_decompressed_bytes=400_000),
+                            secret=secret)
     port = receiver.start()
     try:
         yield Running(receiver=receiver, port=port, spool=spool, home=home)

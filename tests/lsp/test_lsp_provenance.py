@@ -81,7 +81,11 @@ def test_an_ai_edit_counts_its_lines_once_in_any_order(
             editor.notify("worktally/aiEdit", _ai(uri, (0, 0), end))
         editor.save(uri)
         await _until("the ai edit to be spooled", lambda: _sources()["ai"] == 1)
-        return await editor.status()
+        # The session's counts move just after the spool file lands: poll, bounded.
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while (status := await editor.status())["ai"] != 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return status
 
     status = run_editor(repo.root, script)
     edits = spooled_edits()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from worktally.client.importers.batch import ImportBatch
 from worktally.client.importers.claude_code import ClaudeCodeParser
 from worktally.client.importers.context import ImportContext
 from worktally.client.otlp.mapping import Mapped, MappingContext, map_logs, map_metrics
+from worktally.client.otlp.numbers import OtlpValueError
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 from worktally.client.store.drain import WRITERS
@@ -208,16 +210,23 @@ def test_metric_tokens_yield_to_per_request_events_of_the_same_session(
     assert rows == [("both", "otlp", 500), ("metric-only", "otlp-metric", 70)]
 
 
-def test_unknown_tools_and_non_numeric_counts_are_ignored(keyer: LineKeyer) -> None:
+def test_unknown_tools_are_ignored(keyer: LineKeyer) -> None:
     mapped = map_logs(_logs("some-other-service", [
         ("api_request", {"session.id": "x", "input_tokens": 5}, T0),
     ]), _context(keyer))
     assert mapped.records() == []
-    mapped = map_logs(_logs("claude-code", [("claude_code.api_request", {
-        "session.id": "c-9", "model": SONNET, "input_tokens": "many", "output_tokens": "-3",
-    }, T0)]), _context(keyer))
-    [usage] = mapped.usages
-    assert (usage.input_tokens, usage.output_tokens) == (0, 0)
+
+
+@pytest.mark.parametrize(("tokens", "reason"), [("many", "not a number"),
+                                                ("-3", "negative (-3)")])
+def test_a_count_that_is_no_count_refuses_the_export(keyer: LineKeyer, tokens: str,
+                                                     reason: str) -> None:
+    # It used to be read as 0, silently; now the exporter hears why (the receiver's 400).
+    request = _logs("claude-code", [("claude_code.api_request", {
+        "session.id": "c-9", "model": SONNET, "input_tokens": 12, "output_tokens": tokens,
+    }, T0)])
+    with pytest.raises(OtlpValueError, match=re.escape(f"attribute output_tokens is {reason}")):
+        map_logs(request, _context(keyer))
 
 
 def _sum_metric(name: str, temporality: int, points: list[tuple[dict[str, Any], int, float]],

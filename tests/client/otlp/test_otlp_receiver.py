@@ -6,8 +6,6 @@ import gzip
 import json
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,16 +19,10 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from otlp_support import CANARY, Running, start_receiver
+from otlp_support import CANARY, Running
 
 TIMEOUT_S = 10
 SONNET = "claude-sonnet-4-20250514"
-
-
-@pytest.fixture
-def running(worktally_home: Path) -> Iterator[Running]:
-    with start_receiver(worktally_home) as r:
-        yield r
 
 
 def _session() -> requests.Session:
