@@ -72,9 +72,7 @@ def _files(tool: str, path: Path | None, cfg: config.Config, registry: RepoRegis
         if not path.exists():
             raise ImportFormatError(f"{path} does not exist; give a log file or folder")
         return tools.log_files(tool, locations.tool_root(tool, path))
-    from worktally.client.importers.run import default_files
-
-    return default_files(tool, cfg, registry)
+    return locations.default_files(tool, cfg, registry)
 
 
 def run_import(tool: str, path: Path | None) -> tuple[ImportSummary, bool]:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 # A run holds this many distinct requests (and edit ids) in memory; beyond, the summary
 # keeps them in a temporary table of the import's connection, written this many at a time.
-SUMMARY_ROWS = 20_000
+SUMMARY_ROWS = 50_000
 SPILL_CHUNK = 5_000
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 
@@ -146,20 +146,30 @@ class _SummarySpill:
             "origin VARCHAR)"
         )
         con.execute("CREATE OR REPLACE TEMP TABLE import_run_edits (event_id VARCHAR)")
+        self.rows: list[tuple[Any, ...]] = []
+        self.ids: list[str] = []
 
     def add(self, rows: Iterable[UsageRow], edit_ids: Iterable[str]) -> None:
-        picked = [(r[0], r[1], r[3], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
-        if picked:
-            columns = [list(c) for c in zip(*picked, strict=True)]
+        """Queue rows and ids; they are written SPILL_CHUNK at a time (a statement each)."""
+        self.rows.extend((r[0], r[1], r[3], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows)
+        self.ids.extend(edit_ids)
+        if len(self.rows) >= SPILL_CHUNK or len(self.ids) >= SPILL_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            columns = [list(c) for c in zip(*self.rows, strict=True)]
             self.con.execute(
                 "INSERT INTO import_run_usage SELECT " + ", ".join(
                     f"unnest(${i})" for i in range(1, len(columns) + 1)), columns)
-        ids = list(edit_ids)
-        if ids:
-            self.con.execute("INSERT INTO import_run_edits SELECT unnest($1)", [ids])
+            self.rows = []
+        if self.ids:
+            self.con.execute("INSERT INTO import_run_edits SELECT unnest($1)", [self.ids])
+            self.ids = []
 
     def finish(self) -> tuple[int, int, ModelTotals]:
         con = self.con
+        self.flush()
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE import_run_best AS SELECT * FROM import_run_usage "
@@ -289,6 +299,7 @@ def _import_parallel(ctx: ImportContext, tool: str, jobs: list[tuple[workers.Fil
             batch, cursor, lines = event.slice
             summary.absorb(batch, group.con)
             group.add(batch, cursor, lines, _read(read_to, cursor))
+        if not event.done:
             continue
         summary.files += 1
         if event.error is not None:

@@ -72,20 +72,25 @@ def parse_job(ctx: ImportContext, tool: str, jobs: Sequence[FileJob],
               skip: int = 0) -> Iterator[Parsed]:
     """Read each file's new lines (in this process); the unit a child runs.
 
+    A file's last slice carries its `done` (one event fewer per file to send and queue).
     `skip`: slices of the first file already delivered (by a child that then died); they
     are parsed again, for the parser's state, but not sent twice.
     """
     for index, job in enumerate(jobs):
         known = {} if job.previous is None else {job.previous.file_key: job.previous}
         already = skip if index == 0 else 0
+        held: Slice | None = None
         try:
             for count, piece in enumerate(read_file(known, ctx, tool, job.path)):
-                if count >= already:
-                    yield Parsed(job.path, slice=piece)
+                if held is not None:
+                    yield Parsed(job.path, slice=held)
+                held = piece if count >= already else None
         except OSError as exc:
+            if held is not None:
+                yield Parsed(job.path, slice=held)
             yield Parsed(job.path, done=True, error=exc.strerror or type(exc).__name__)
             continue
-        yield Parsed(job.path, done=True)
+        yield Parsed(job.path, slice=held, done=True)
 
 
 def worker_count() -> int:
@@ -335,7 +340,7 @@ def _drain_group(ctx: ImportContext, tool: str, jobs: list[FileJob], shared: _Gr
         if item.done:
             finished += 1
             delivered = 0
-        else:
+        elif item.slice is not None:
             delivered += 1
         yield item
 

@@ -254,12 +254,16 @@ def write_usage_rows(con: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     columns = list(zip(*best.values(), strict=True))
     stamps = columns[4]
-    if not all(isinstance(t, int | float) for t in stamps):
-        raise TypeError("token usage not storable: a timestamp is not a number")
-    if not all(_TS_MIN <= t <= _TS_MAX for t in stamps):  # NaN fails too
+    try:
+        in_range = all(_TS_MIN <= t <= _TS_MAX for t in stamps)  # NaN is not
+    except TypeError as exc:
+        raise TypeError("token usage not storable: a timestamp is not a number") from exc
+    if not in_range:
         # What the datetime conversion this replaced raised; callers roll back on it.
         raise OverflowError("token usage not storable: a timestamp is out of range")
-    columns[4] = tuple(map(_epoch_us, stamps))
+    modf = math.modf
+    columns[4] = tuple(int(whole) * 1_000_000 + round(fraction * 1e6)
+                       for fraction, whole in map(modf, stamps))
     selects: list[str] = []
     params: list[Any] = []
     for index, (name, sql_type, column) in enumerate(
@@ -283,7 +287,8 @@ def write_usage_rows(con: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
 
 
 def _epoch_us(seconds: float) -> int:
-    """Whole microseconds as datetime.fromtimestamp rounds them (half to even)."""
+    """Whole microseconds as datetime.fromtimestamp rounds them (half to even); inlined in
+    write_usage_rows."""
     fraction, whole = math.modf(seconds)
     return int(whole) * 1_000_000 + round(fraction * 1e6)
 
