@@ -259,9 +259,9 @@ def find_files(roots: Iterable[Path], patterns: Sequence[str],
         for path in sorted(found):
             if wanted is not None and not wanted(path):
                 continue
-            real = _real_path(path, found[path], real_root, cut)
-            if real is not None and real not in seen:
-                seen.add(real)
+            real_path = _real_path(path, found[path], real_root, cut)
+            if real_path is not None and real_path not in seen:
+                seen.add(real_path)
                 out.append(path)
     return out
 
