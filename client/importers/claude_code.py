@@ -70,14 +70,18 @@ class ClaudeCodeParser:
         # (many edit calls are refused), which spares most of the hashing.
         self.unkeyed: dict[str, UnkeyedEdit] = {}
         self._repos: dict[str, str | None] = {}
+        self._outside: str | None = None
 
     def _repo(self, cwd: str) -> str | None:
-        """ctx.repo_for_cwd, remembered here: nearly every line names the same cwd."""
+        """ctx.repo_for_cwd, remembered here: nearly every line names the same cwd. The
+        last cwd found outside every repo is kept as `_outside`, so its lines skip this."""
         try:
-            return self._repos[cwd]
+            repo_id = self._repos[cwd]
         except KeyError:
             repo_id = self._repos[cwd] = self.ctx.repo_for_cwd(cwd)
-            return repo_id
+        if repo_id is None:
+            self._outside = cwd
+        return repo_id
 
     def state(self) -> dict[str, Any]:
         # Text never outlives this read: calls still open are kept as line keys only.
@@ -113,7 +117,7 @@ class ClaudeCodeParser:
                     span[0] = ts
                 elif ts > span[1]:
                     span[1] = ts
-                if span[2] is None and cwd is not None:
+                if span[2] is None and cwd is not None and cwd != self._outside:
                     span[2] = self._repo(cwd)
         message = get("message")
         if not isinstance(message, dict):
@@ -156,8 +160,9 @@ class ClaudeCodeParser:
                 )
             except TypeError:  # a string beside a number: not a count
                 return
-        if not (_is_count(cache_read) and _is_count(cache_creation)):
-            return
+        if (type(cache_read) is not int or type(cache_creation) is not int
+                or cache_read < 0 or cache_creation < 0):
+            return  # not counts (type(): orjson makes exact ints, and a bool is not one)
         if inp == out == cache_read == cache_creation == 0:
             return  # `<synthetic>` API-error lines: no tokens, and no model worth listing
         session_id = doc.get("sessionId")
@@ -243,7 +248,3 @@ class ClaudeCodeParser:
 # `None in map(d.get, keys, _PRESENT)`: one of `keys` is present and JSON null (the default
 # for an absent key is anything but None).
 _PRESENT = (0,) * 8
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
