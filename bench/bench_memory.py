@@ -100,13 +100,14 @@ written = 0
 for n in range(steps):
     written += write_transcript(transcript, step, source)
     summary = import_tool(con, keyer, registry, "claude-code", [transcript])
+    duck = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0]
     hwm = rss = 0
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             hwm = int(line.split()[1]) // 1024
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1]) // 1024
-    print(json.dumps({"written": written, "hwm": hwm, "rss": rss,
+    print(json.dumps({"written": written, "hwm": hwm, "rss": rss, "duckdb": duck // 2**20,
                       "records": summary.counts()["token_records"]}), flush=True)
 con.close()
 """
@@ -124,7 +125,8 @@ def live(base: Path, steps: int, step_mb: int) -> None:
         point = json.loads(line)
         peaks.append(point["hwm"])
         print(f"  after {point['written'] / 2**20:6,.0f} MB: peak RSS {point['hwm']:4d} MB, "
-              f"now {point['rss']:4d} MB ({point['records']:,} new records)")
+              f"now {point['rss']:4d} MB, of which DuckDB's own {point['duckdb']:3d} MB "
+              f"({point['records']:,} new records)")
     if proc.wait() != 0:
         raise SystemExit("the live import failed")
     first, last = max(peaks[: max(1, len(peaks) // 4)]), max(peaks)

@@ -261,9 +261,10 @@ def write_usage_rows(con: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     if not in_range:
         # What the datetime conversion this replaced raised; callers roll back on it.
         raise OverflowError("token usage not storable: a timestamp is out of range")
-    modf = math.modf
+    # Whole microseconds as datetime.fromtimestamp rounds them (half to even), which the
+    # rows stored through datetime objects had.
     columns[4] = tuple(int(whole) * 1_000_000 + round(fraction * 1e6)
-                       for fraction, whole in map(modf, stamps))
+                       for fraction, whole in map(math.modf, stamps))
     selects: list[str] = []
     params: list[Any] = []
     for index, (name, sql_type, column) in enumerate(
@@ -284,13 +285,6 @@ def write_usage_rows(con: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         # The caller's rollback drops the staging table with everything else.
         raise ValueError(f"token usage not storable: {exc}") from exc
     con.execute("DROP TABLE drain_usage")
-
-
-def _epoch_us(seconds: float) -> int:
-    """Whole microseconds as datetime.fromtimestamp rounds them (half to even); inlined in
-    write_usage_rows."""
-    fraction, whole = math.modf(seconds)
-    return int(whole) * 1_000_000 + round(fraction * 1e6)
 
 
 def _row_beats(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:
