@@ -104,14 +104,23 @@ class Summary(BaseModel):
     cohorts: list[dict[str, Any]]
 
 
+class ReviewRelease(ReleaseSummary):
+    figures: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per metric, the released figure as the summary "
+                                          "shows it (client/wire/display.py)")
+
+
 class Review(BaseModel):
     schema_version: int
     fields: list[dict[str, Any]]
     k_min: int
     min_contributors: int
     stored_per_report: str
-    cohorts: list[dict[str, Any]]
+    yearly_epsilon_cap: float = Field(description="the most ε a client spends per budget year")
+    cohorts: list[dict[str, Any]] = Field(description="each cohort's policy, and the ε its "
+                                          "releases spent per person this budget year and "
+                                          "what is left of the yearly cap")
     tasks: list[dict[str, Any]] = []
-    releases: list[ReleaseSummary]
+    releases: list[ReviewRelease]
     holds: list[HoldInfo]
     audit_log: list[dict[str, Any]]

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from worktally.aggregator import clock
+from worktally.aggregator.cli_export import register as register_export
 from worktally.aggregator.cli_secure import (
     add_secure_cohort,
     register,
@@ -251,16 +252,11 @@ def unhold_command(data: Path, cohort: str, period: str) -> None:
 @json_option
 def summary(data: Path, as_json: bool) -> None:
     """Released figures per cohort, window and metric, with 95% intervals."""
+    from worktally.aggregator.summary import summary_text
+
     with _store(data) as store:
         out = build_summary(list_releases(store))
-    lines = []
-    for row in out["cohorts"]:
-        lines.append(f"{row['period']} {row['cohort']} ({row['mode']}, n={row['n']})")
-        for name, fig in row["metrics"].items():
-            mean = fig["mean"]
-            lines.append(f"  {name:28} {mean['estimate']:>10.2f}  "
-                         f"95% [{mean['low']:.2f}, {mean['high']:.2f}]")
-    _emit(out, as_json, "\n".join(lines) or "nothing released yet")
+    _emit(out, as_json, summary_text(out))
 
 
 @cli.command()
@@ -300,6 +296,7 @@ def dashboard(data: Path, out_file: Path) -> None:
 
 
 register(cli, data_option, json_option)
+register_export(cli, data_option, json_option)
 
 
 def main() -> None:

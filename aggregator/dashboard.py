@@ -1,6 +1,8 @@
-"""The admin dashboard: per metric, a server-rendered SVG of each release's mean with its 95% bar.
+"""The admin dashboard: per metric, each cohort's trend across windows with its 95% interval
+band (`trend_chart`), then the figures in tables, all shown by the display rule.
 
 Pure string rendering over the summary rows: no JavaScript and nothing fetched from elsewhere.
+A chart whose figures are all uninformative is greyed and says how many people it would need.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ import html
 
 from worktally.aggregator.html_page import render_page, table
 from worktally.aggregator.summary import METRIC_INFOS, MetricInfo, Row
+from worktally.aggregator.trend_chart import needs_summary, series, trend_chart
+from worktally.client.wire.display import CLAMP_LEGEND, GREY_LEGEND
+from worktally.client.wire.windows import parse_label
 
-WIDTH, HEIGHT = 360, 210
-LEFT, RIGHT, TOP, BOTTOM = 48, 10, 12, 58
 COLORS = ("#2f6fdf", "#d9822b", "#2e9c6a", "#b04fc6", "#c23b3b", "#6b7a8f")
-OTHER_COLOR = "#1d2330"
 
 
 def render_dashboard(rows: list[Row]) -> str:
@@ -22,96 +24,57 @@ def render_dashboard(rows: list[Row]) -> str:
         body = ('<p class="empty">Nothing is released yet. Release a cohort\'s window with '
                 '<code>worktally-aggregator release</code>; only released figures appear.</p>')
         return render_page("worktally dashboard", "no releases", body)
+    rows = sorted(rows, key=lambda r: (parse_label(r.period).start, r.cohort))
     cohorts = sorted({r.cohort for r in rows})
     colors = {c: COLORS[i % len(COLORS)] for i, c in enumerate(cohorts)}
-    charts = [chart_section(info, rows, colors) for info in METRIC_INFOS]
-    legend = " · ".join(f'<span style="color:{colors[c]}">■</span> {html.escape(c)}'
-                        for c in cohorts)
+    legend = "".join(f'<span class="key"><span class="swatch" style="background:{colors[c]}">'
+                     f"</span>{html.escape(c)}</span>" for c in cohorts)
+    charts = "".join(chart_section(info, rows, colors) for info in METRIC_INFOS)
     tables = "".join(_metric_table(info, rows) for info in METRIC_INFOS)
-    body = (f"<p>{legend}</p><p>Dots are the released figure: a count of people, a share's "
-            "mean over the people it applies to, a volume's mean per person; bars are 95% "
-            "intervals from the known DP noise. A hollow dot is a noisy estimate beyond the "
-            "metric's range, drawn at its edge; a dashed bar an interval too wide to say "
-            "much.</p>" + "".join(charts) + "<h2>Figures</h2>" + tables)
-    windows = sorted({r.period for r in rows})
-    return render_page("worktally dashboard", f"windows {windows[0]} to {windows[-1]}", body)
+    body = (f'<p class="legend">{legend}</p>'
+            '<p class="explain">Each chart is one metric across release windows. The line is '
+            "a cohort's released figure (a count of people, a share's mean over the people it "
+            "applies to, a volume's mean per person); the shaded band is its 95% interval "
+            "from the known DP noise. A triangle at the edge is an estimate the noise put "
+            f"outside the metric's range; a hollow grey point a figure too noisy to read. "
+            f"In the tables, {html.escape(CLAMP_LEGEND)}; {html.escape(GREY_LEGEND)}.</p>"
+            f'<div class="charts">{charts}</div><h2>Figures</h2>'
+            f'<div class="tables">{tables}</div>')
+    first, last = rows[0].period, rows[-1].period
+    subtitle = f"window {first}" if first == last else f"windows {first} to {last}"
+    return render_page("worktally dashboard", subtitle, body)
 
 
 def chart_section(spec: MetricInfo, rows: list[Row], colors: dict[str, str]) -> str:
-    shown = [r for r in rows if r.figure(spec.name) is not None]
-    svg = mean_chart(spec, shown, colors)
-    what = "people" if spec.upper is None else "mean per person"
-    return (f'<section class="chart"><h3>{html.escape(spec.name)} '
-            f'({html.escape(spec.unit)}, {what})</h3>'
-            f"<p>{html.escape(spec.description)}</p>{svg}</section>")
-
-
-def mean_chart(spec: MetricInfo, rows: list[Row], colors: dict[str, str]) -> str:
-    """A dot-and-whisker SVG: one column per (period, cohort), y over the field's range."""
-    # The axis is the field's own range: a mean per person can only truly lie there. A noisy
-    # estimate beyond it is drawn at the edge as a hollow dot (its raw value is in the title).
-    y_min = float(spec.lower)
-    y_max = max(spec.range_for(r.n)[1] for r in rows) if rows else 1.0
-    if y_max == y_min:
-        y_max = y_min + 1
-
-    def y(value: float) -> float:
-        clamped = min(max(value, y_min), y_max)
-        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (clamped - y_min) / (y_max - y_min))
-
-    step = (WIDTH - LEFT - RIGHT) / max(len(rows), 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-             f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="{html.escape(spec.name)} mean per contributor with 95% intervals">',
-             f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" stroke="#888"/>',
-             f'<line x1="{LEFT}" y1="{y(y_min):.1f}" x2="{WIDTH - RIGHT}" '
-             f'y2="{y(y_min):.1f}" stroke="#888"/>']
-    for tick in (y_min, (y_min + y_max) / 2, y_max):
-        parts.append(f'<text x="{LEFT - 4}" y="{y(tick) + 3:.1f}" text-anchor="end">'
-                     f"{_short(tick)}</text>")
-    for i, row in enumerate(rows):
-        est = row.figure(spec.name)
-        assert est is not None
-        x = LEFT + step * (i + 0.5)
-        color = colors.get(row.cohort, OTHER_COLOR)
-        label = html.escape(f"{row.cohort} {row.period}")
-        inside = y_min <= est.raw <= spec.range_for(row.n)[1]
-        dot_style = (f'fill="{color}"' if inside
-                     else f'fill="white" stroke="{color}" stroke-width="1.5"')
-        dash = "" if est.informative else ' stroke-dasharray="3,2"'
-        parts.append(
-            f'<g><title>{label}: {est.raw:.2f} [{est.low:.2f}, {est.high:.2f}] n={row.n}'
-            f"</title>"
-            f'<line class="errorbar" x1="{x:.1f}" y1="{y(est.low):.1f}" x2="{x:.1f}" '
-            f'y2="{y(est.high):.1f}" stroke="{color}" stroke-width="2"{dash}/>'
-            f'<line x1="{x - 4:.1f}" y1="{y(est.low):.1f}" x2="{x + 4:.1f}" '
-            f'y2="{y(est.low):.1f}" stroke="{color}"/>'
-            f'<line x1="{x - 4:.1f}" y1="{y(est.high):.1f}" x2="{x + 4:.1f}" '
-            f'y2="{y(est.high):.1f}" stroke="{color}"/>'
-            f'<circle cx="{x:.1f}" cy="{y(est.value):.1f}" r="3.5" {dot_style}/></g>'
-            f'<text transform="translate({x:.1f},{HEIGHT - BOTTOM + 8}) rotate(40)">'
-            f"{label}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
+    by_cohort = series(spec, rows)
+    figures = [p.figure for points in by_cohort.values() for p in points]
+    informative = any(f.informative for f in figures)
+    unit = spec.unit if spec.upper is None else f"{spec.unit}, mean per person"
+    caption = ""
+    if figures and not informative:
+        needs = {c: needs_summary({c: ps}) for c, ps in by_cohort.items()}
+        said = (next(iter(needs.values())) if len(set(needs.values())) == 1 else
+                ", ".join(f"{html.escape(c)} {n}" for c, n in needs.items()))
+        caption = ('<p class="needs">Too noisy to read at these team sizes: every 95% '
+                   f"interval covers most of the range; {said}.</p>")
+    cls = "chart" if informative else "chart uninformative"
+    return (f'<section class="{cls}" data-metric="{html.escape(spec.name)}">'
+            f'<h3>{html.escape(spec.name)} <span class="unit">({html.escape(unit)})</span>'
+            f"</h3><p>{html.escape(spec.description)}</p>"
+            f"{trend_chart(spec, rows, colors)}{caption}</section>")
 
 
 def _metric_table(spec: MetricInfo, rows: list[Row]) -> str:
     body: list[list[object]] = []
+    classes: list[str] = []
     for row in rows:
-        f = row.figure(spec.name)
-        if f is None:
+        estimate = row.figure(spec.name)
+        if estimate is None:
             continue
-        note = ""
-        if not f.informative:
-            note = ("interval too wide to say much" if f.people_needed is None else
-                    f"needs about {f.people_needed} people")
-        body.append([row.period, row.cohort, row.mode, row.n, round(f.value, 2),
-                     f"[{f.low:.2f}, {f.high:.2f}]", note])
-    headers = ["window", "cohort", "mode", "n", "estimate", "95%", "note"]
-    return f"<h3>{html.escape(spec.name)}</h3>" + table(headers, body)
-
-
-def _short(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value / 1000:.1f}k"
-    return f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}"
+        f = estimate.figure()
+        body.append([row.period, row.cohort, row.mode, row.n, f.value_text, f.interval_text,
+                     f.note])
+        classes.append("" if f.informative else "uninformative")
+    headers = ["window", "cohort", "mode", "n", "estimate", "95% interval", "note"]
+    return (f'<section class="figures"><h3>{html.escape(spec.name)}</h3>'
+            f"{table(headers, body, classes)}</section>")

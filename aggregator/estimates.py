@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worktally.aggregator.errors import PolicyViolation
+from worktally.client.wire.display import Figure
 from worktally.client.wire.measurement import released_coordinates
 from worktally.client.wire.noise_model import estimate_release
 
@@ -29,6 +30,11 @@ class MetricEstimate:
     informative: bool
     n: int
     people_needed: int | None = None
+
+    def figure(self) -> Figure:
+        """How every view shows this estimate (`client/wire/display.py`)."""
+        return Figure.of(self.value, self.raw, self.low, self.high, self.half_width,
+                         self.informative, self.people_needed)
 
 
 def estimate_metrics(entry_sums: Sequence[int], n: int, epsilon_release: float,

@@ -19,14 +19,18 @@ def render_page(title: str, subtitle: str, body: str) -> str:
                                style=style, body=body)
 
 
-def table(headers: list[str], rows: list[list[object]]) -> str:
-    """An HTML table; every cell is escaped, numbers are right-aligned."""
+def table(headers: list[str], rows: list[list[object]],
+          row_classes: list[str] | None = None) -> str:
+    """An HTML table; every cell is escaped, numbers are right-aligned. `row_classes` gives
+    each row a class (`uninformative` greys it), "" for none."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
-    for row in rows:
+    for i, row in enumerate(rows):
         cells = []
         for cell in row:
             cls = ' class="num"' if isinstance(cell, int | float) else ""
             cells.append(f"<td{cls}>{html.escape(str(cell))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        row_class = row_classes[i] if row_classes else ""
+        attr = f' class="{html.escape(row_class)}"' if row_class else ""
+        body.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"

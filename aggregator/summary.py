@@ -8,12 +8,15 @@ review, but not here: their metrics meant something else.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+import click
 
 from worktally.aggregator.estimates import MetricEstimate
 from worktally.aggregator.releases import Release
+from worktally.client.wire.display import CLAMP_LEGEND, GREY_LEGEND, Figure
 from worktally.client.wire.measurement import (
     METRICS_BY_NAME,
     SCHEMA_VERSION,
@@ -54,13 +57,18 @@ class Row:
     n: int
     figures: tuple[MetricEstimate, ...]
     mode: str = "local"
+    release_id: int = 0
+    released_at: datetime | None = None
+    epsilon: float = 0.0
+    noise_copies: int = 0
 
     def figure(self, metric: str) -> MetricEstimate | None:
         return next((f for f in self.figures if f.metric == metric), None)
 
 
 def release_row(rel: Release) -> Row:
-    return Row(rel.cohort, rel.period, rel.n, rel.estimates, rel.mode)
+    return Row(rel.cohort, rel.period, rel.n, rel.estimates, rel.mode, rel.release_id,
+               rel.released_at, rel.epsilon, rel.noise_copies)
 
 
 def current_rows(releases: list[Release]) -> list[Row]:
@@ -79,16 +87,29 @@ def build_summary(releases: list[Release]) -> dict[str, Any]:
 
 
 def row_json(row: Row) -> dict[str, Any]:
-    # "mean" names the released figure of every kind (for a flag, the count of people).
+    # "mean" names the released figure of every kind (for a flag, the count of people); its
+    # fields follow the display rule (`client/wire/display.py`).
     return {"cohort": row.cohort, "period": row.period, "n": row.n, "mode": row.mode,
-            "metrics": {f.metric: {"mean": _est(f)} for f in row.figures}}
+            "release_id": row.release_id,
+            "released_at": row.released_at.isoformat() if row.released_at else None,
+            "epsilon": row.epsilon, "noise_copies": row.noise_copies,
+            "metrics": {f.metric: {"mean": f.figure().to_json()} for f in row.figures}}
 
 
-def _est(e: MetricEstimate) -> dict[str, Any]:
-    # JSON has no infinity: a half-width the data bound on one side only is null.
-    half = round(e.half_width, 4) if math.isfinite(e.half_width) else None
-    out = {"estimate": round(e.value, 4), "raw": round(e.raw, 4), "low": round(e.low, 4),
-           "high": round(e.high, 4), "half_width": half, "informative": e.informative}
-    if e.people_needed is not None:
-        out["people_needed"] = e.people_needed
-    return out
+def summary_text(summary: dict[str, Any]) -> str:
+    """The summary as the CLI prints it: per cohort and window, each metric's shown figure
+    with its note; an uninformative figure is dimmed on a terminal."""
+    units = {m["name"]: m["unit"] for m in summary["metrics"]}
+    lines = []
+    for row in summary["cohorts"]:
+        lines.append(f"{row['period']} {row['cohort']} ({row['mode']}, n={row['n']}, "
+                     f"release #{row['release_id']})")
+        for name, fig in row["metrics"].items():
+            shown = Figure.from_json(fig["mean"])
+            label = f"{name} ({units.get(name, '')})"
+            line = f"  {label:52} {shown.value_text:>8} {shown.interval_text:18} {shown.note}"
+            lines.append(click.style(line.rstrip(), dim=True) if not shown.informative
+                         else line.rstrip())
+    if not lines:
+        return "nothing released yet"
+    return "\n".join([*lines, "", f"95% intervals. {CLAMP_LEGEND}; {GREY_LEGEND}."])

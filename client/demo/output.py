@@ -14,6 +14,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from worktally.client.demo.runner import DemoResult
+from worktally.client.wire.display import CLAMP_LEGEND, GREY_LEGEND, Figure
 
 
 class BarProgress:
@@ -42,17 +43,14 @@ class BarProgress:
 
 
 def _figure(est: dict[str, Any], truth: float | None) -> str:
-    """`estimate [low, high]`, the truth beside it. An estimate the noise put outside the
-    metric's range is shown at the edge, marked `*` (the JSON keeps the raw value); a figure
-    whose interval spans most of the range is dimmed, with the team size it would need."""
-    mark = "*" if abs(est["raw"] - est["estimate"]) > 1e-9 else ""
-    shown = f"{est['estimate']:.0f}{mark} [{est['low']:.0f}, {est['high']:.0f}]"
-    seen = "-" if truth is None else f"{truth:.0f}"
-    if est.get("informative", True):
+    """The figure as the display rule shows it (`client/wire/display.py`), the simulated truth
+    beside it; an uninformative figure is dimmed, with the team size it would need."""
+    figure = Figure.from_json(est)
+    seen = "-" if truth is None else figure.number(truth)
+    shown = escape(figure.text)
+    if figure.informative:
         return f"{shown}  (true {seen})"
-    needed = est.get("people_needed")
-    hint = f"; needs ~{needed} people" if needed else ""
-    return f"[dim]{shown}  (true {seen}{hint})[/dim]"
+    return f"[dim]{shown}  (true {seen}; {figure.note})[/dim]"
 
 
 def summary_table(summary: dict[str, Any], truth: dict[str, dict[str, float | None]]) -> Table:
@@ -75,13 +73,16 @@ def summary_table(summary: dict[str, Any], truth: dict[str, dict[str, float | No
 def review_tables(review: dict[str, Any]) -> list[Table]:
     """The privacy officer's view: fields with bounds, and per cohort its policy and releases."""
     policy = Table(title=f"privacy review: report schema v{review['schema_version']}")
+    cap = review["yearly_epsilon_cap"]
     for column in ("cohort", "mode", "roster", "enrolled", "k", "window", "ε / release",
-                   "ε / person / year (max)", "releasable"):
+                   "ε / person / year (max)", "ε spent this year", f"left of {cap:g}",
+                   "releasable"):
         policy.add_column(column)
     for c in review["cohorts"]:
         policy.add_row(c["name"], c["mode"], str(c["roster_size"]), str(c["enrolled_clients"]),
                        str(c["k_min"]), c["window"], f"{c['epsilon_per_person_per_period']:g}",
                        f"{c['epsilon_per_person_per_year_max']:g}",
+                       f"{c['epsilon_spent_this_year']:g}", f"{c['epsilon_left_this_year']:g}",
                        "yes" if c["releasable"] else "no")
     fields = Table(title="fields that leave a machine (as two random shares, in secure mode)")
     for column in ("field", "kind", "bound", "counted for", "share of ε", "unit"):
@@ -112,8 +113,8 @@ def print_result(console: Console, result: DemoResult) -> None:
                   f"each person spent ε={result.epsilon_spent:g} of 16 this year")
     console.print(summary_table(result.summary, result.truth))
     console.print("Counts are in people, shares are means over the people each counts, "
-                  "volumes are means per person. * marks an estimate the noise put outside "
-                  "its range, shown at the edge; dimmed figures need a larger cohort.")
+                  f"volumes are means per person. {escape(CLAMP_LEGEND)}; "
+                  f"{GREY_LEGEND.replace('greyed', 'dimmed')}.")
     for table in review_tables(result.review):
         console.print(table)
     for verdict in result.verdicts:

@@ -10,15 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worktally.client.errors import WorktallyError
-
-
-@dataclass(frozen=True)
-class Interval:
-    estimate: float
-    low: float
-    high: float
-    # The 95% half-width before trimming to the metric's range (None: unbounded).
-    half_width: float | None
+from worktally.client.wire.display import Figure
 
 
 @dataclass(frozen=True)
@@ -26,8 +18,8 @@ class Verdict:
     metric: str
     cohort: str
     other: str
-    cohort_mean: Interval
-    other_mean: Interval
+    cohort_mean: Figure
+    other_mean: Figure
 
     @property
     def stands_out(self) -> bool:
@@ -40,9 +32,9 @@ class Verdict:
 
     def sentence(self) -> str:
         c, o = self.cohort_mean, self.other_mean
-        figures = (f"{self.cohort} {c.estimate:.0f} [{c.low:.0f}, {c.high:.0f}] "
-                   f"(±{_half(c)}) vs {self.other} {o.estimate:.0f} [{o.low:.0f}, "
-                   f"{o.high:.0f}] (±{_half(o)})")
+        # The figures as every table shows them (client/wire/display.py).
+        figures = (f"{self.cohort} {c.text} (±{_half(c)}) vs {self.other} {o.text} "
+                   f"(±{_half(o)})")
         if self.stands_out:
             return (f"{self.metric}: {self.cohort} stands out ({self.direction}) beyond its "
                     f"95% error bars: {figures}")
@@ -52,20 +44,18 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return {"metric": self.metric, "cohort": self.cohort, "other": self.other,
                 "stands_out": self.stands_out, "direction": self.direction,
-                "cohort_mean": vars(self.cohort_mean), "other_mean": vars(self.other_mean)}
+                "cohort_mean": self.cohort_mean.to_json(),
+                "other_mean": self.other_mean.to_json()}
 
 
-def _half(interval: Interval) -> str:
-    return "∞" if interval.half_width is None else f"{interval.half_width:.0f}"
+def _half(figure: Figure) -> str:
+    return "∞" if figure.half_width is None else figure.number(figure.half_width)
 
 
-def _mean(summary: dict[str, Any], cohort: str, period: str, metric: str) -> Interval:
+def _mean(summary: dict[str, Any], cohort: str, period: str, metric: str) -> Figure:
     for row in summary.get("cohorts", []):
         if row["cohort"] == cohort and row["period"] == period:
-            mean = row["metrics"][metric]["mean"]
-            half = mean.get("half_width")
-            return Interval(float(mean["estimate"]), float(mean["low"]), float(mean["high"]),
-                            None if half is None else float(half))
+            return Figure.from_json(row["metrics"][metric]["mean"])
     raise WorktallyError(f"{cohort} {period} is not in the released summary")
 
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from worktally.client.wire.display import clamp
 from worktally.client.wire.errors import MeasurementError
 from worktally.client.wire.measurement import (
     METRICS_BY_NAME,
@@ -197,7 +198,7 @@ def estimate_release(noisy_coordinates: Sequence[int], report_count: int,
                                        gate_scale, copies, n)
             # With no people in the denominator there is no estimate: show the centre.
             raw = metric.centre + value / count if count > 0 else float(metric.centre)
-        clamped = min(max(raw, 0.0), top)
+        clamped = clamp(raw, 0.0, top)
         needed = people_needed(metric, epsilon_release, copies,
                                clamped if metric.kind is MetricKind.SHARE else None)
         out[metric.name] = _estimate(raw, clamped, low, high, top, needed)

@@ -135,6 +135,16 @@ def parse_window(kind: WindowKind | str, label: str) -> Window:
     raise PeriodError(f"{label!r} is not a {kind.value} window; write it {_FORMS[kind]}")
 
 
+def parse_label(label: str) -> Window:
+    """The window a canonical label names, its kind read from the label's shape (`W` a week,
+    `Q` a quarter, otherwise a month): for views that list windows of several kinds."""
+    if not re.fullmatch(LABEL_PATTERN, label):
+        raise PeriodError(f"{label!r} is not a window label (2026-W48, 2026-11 or 2026-Q4)")
+    kind = (WindowKind.WEEK if "W" in label else
+            WindowKind.QUARTER if "Q" in label else WindowKind.MONTH)
+    return parse_window(kind, label)
+
+
 def window_of(kind: WindowKind | str, moment: dt.datetime) -> Window:
     """The window of this kind that contains `moment` (which must carry a time zone)."""
     kind = window_kind(kind)

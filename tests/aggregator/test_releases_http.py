@@ -191,7 +191,7 @@ def test_dashboard_and_privacy_pages_take_a_token_once_then_a_cookie(
     with httpx.Client(base_url=server.url, timeout=10) as browser:
         first = browser.get("/dashboard", params={"token": dep.admin_token})
         assert first.status_code == 200 and first.text.count("<svg") == len(METRIC_NAMES)
-        assert "errorbar" in first.text and "<script" not in first.text
+        assert 'class="band"' in first.text and "<script" not in first.text
         again = browser.get("/dashboard")
         assert again.status_code == 200, "the cookie carries the token"
         assert browser.get("/privacy").status_code == 403, "an admin cookie is not an officer's"

@@ -7,15 +7,13 @@ the pages the running aggregator serves, and a small PNG reader counts what was 
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
-import zlib
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from png_support import Image, colour_counts, near, read_png
 
 from worktally.client.demo.aggregator_process import leader_server
 from worktally.client.demo.runner import DemoResult, DemoSettings, run_demo
@@ -24,7 +22,7 @@ from worktally.client.wire.measurement import METRIC_NAMES
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 CHROMIUM_TIMEOUT_S = 120
 WIDTH, HEIGHT = 1280, 2000
-# The cohorts' colours in the dashboard's charts (growth blue, platform orange).
+# The cohorts' colours in the dashboard's legend (growth blue, platform orange).
 COHORT_COLOURS = {"growth": (0x2F, 0x6F, 0xDF), "platform": (0xD9, 0x82, 0x2B)}
 # The charts sit below the header and above the tables in a 1280x2000 window.
 CHART_ROWS = range(150, 1900)
@@ -32,66 +30,6 @@ CHART_ROWS = range(150, 1900)
 pytestmark = pytest.mark.skipif(
     not CHROMIUM,
     reason="chromium is not installed (.ci/run installs the Debian package)")
-
-
-@dataclass(frozen=True)
-class Image:
-    width: int
-    height: int
-    pixels: list[bytes]  # one row of RGB bytes per line
-
-    def rgb(self, x: int, y: int) -> tuple[int, int, int]:
-        row = self.pixels[y]
-        return row[3 * x], row[3 * x + 1], row[3 * x + 2]
-
-
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
-
-
-def read_png(data: bytes) -> Image:
-    """Decode an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium writes) to RGB rows."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, bytearray(), b""
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"IDAT":
-            idat.extend(body)
-        pos += 12 + length
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
-    bpp = 3 if colour == 2 else 4
-    raw = zlib.decompress(bytes(idat))
-    stride = width * bpp
-    rows: list[bytes] = []
-    previous = bytearray(stride)
-    for y in range(height):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
-        for i in range(stride):
-            left = line[i - bpp] if i >= bpp else 0
-            up = previous[i]
-            upleft = previous[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                line[i] = (line[i] + _paeth(left, up, upleft)) & 0xFF
-        previous = line
-        rgb = line if bpp == 3 else bytearray(
-            b for i in range(0, stride, 4) for b in line[i:i + 3])
-        rows.append(bytes(rgb))
-    return Image(width, height, rows)
 
 
 def screenshot(url: str, tmp_path: Path, name: str) -> Image:
@@ -109,14 +47,6 @@ def screenshot(url: str, tmp_path: Path, name: str) -> Image:
     return image
 
 
-def near(colour: tuple[int, int, int], target: tuple[int, int, int], tol: int = 40) -> bool:
-    return all(abs(a - b) <= tol for a, b in zip(colour, target, strict=True))
-
-
-def colour_counts(image: Image, rows: range) -> Counter[tuple[int, int, int]]:
-    return Counter(image.rgb(x, y) for y in rows for x in range(0, image.width, 2))
-
-
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     workdir = tmp_path_factory.mktemp("render-demo")
@@ -127,21 +57,36 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
 
 
 def assert_charts_drawn(image: Image) -> None:
-    counts = colour_counts(image, CHART_ROWS)
+    # The legend names each cohort in its colour, above the charts.
+    legend = colour_counts(image, range(0, CHART_ROWS.start))
     for cohort, target in COHORT_COLOURS.items():
-        drawn = sum(n for colour, n in counts.items() if near(colour, target))
-        # A chart per metric, each with an error bar and caps per cohort (dashed where the
-        # interval is too wide to say much, as most are for a 3-person demo team).
-        assert drawn > 150, f"{cohort}'s bars are missing ({drawn} pixels)"
+        drawn = sum(n for colour, n in legend.items() if near(colour, target))
+        assert drawn > 30, f"{cohort}'s key is missing from the legend ({drawn} pixels)"
+    counts = colour_counts(image, CHART_ROWS)
     background = counts.most_common(1)[0][1]
     assert sum(counts.values()) - background > 10_000
     assert len(counts) > 20
+    # A 3-person team's figures are all too noisy to read, so every chart is greyed: its
+    # bands are grey blocks, not the cohorts' colours.
+    grey = sum(n for (r, g, b), n in counts.items()
+               if max(r, g, b) - min(r, g, b) < 12 and 150 <= r <= 228)
+    assert grey > 20_000, f"the greyed bands are missing ({grey} pixels)"
+
+
+def assert_one_band_per_cohort(html: str, summary: dict[str, Any]) -> None:
+    cohorts = {row["cohort"] for row in summary["cohorts"]}
+    assert html.count('<path class="band"') == len(cohorts) * len(METRIC_NAMES)
+    greyed = [m for m in METRIC_NAMES
+              if not any(r["metrics"][m]["mean"]["informative"] for r in summary["cohorts"])]
+    assert html.count('class="chart uninformative"') == len(greyed)
+    assert html.count("too noisy to read: needs about") == len(greyed)
 
 
 def test_offline_dashboard_file_renders_charts(released: DemoResult, tmp_path: Path,
                                                worktally_home: Path) -> None:
     html = released.dashboard.read_text(encoding="utf-8")
-    assert html.count("<svg") >= len(METRIC_NAMES)
+    assert html.count("<svg") == len(METRIC_NAMES)
+    assert_one_band_per_cohort(html, released.summary)
     assert_charts_drawn(screenshot(released.dashboard.as_uri(), tmp_path, "dashboard-file"))
 
 
@@ -153,10 +98,13 @@ def test_served_dashboard_and_privacy_review_render(released: DemoResult, tmp_pa
         assert httpx.get(f"{server.url}/privacy", timeout=30).status_code in (401, 403)
         review_url = f"{server.url}/privacy?token={deployment.officer_token}"
         review_html = httpx.get(review_url, timeout=30).text
+        dashboard_html = httpx.get(f"{server.url}/dashboard", timeout=30,
+                                   params={"token": deployment.admin_token}).text
         dashboard = screenshot(f"{server.url}/dashboard?token={deployment.admin_token}",
                                tmp_path, "dashboard-served")
         review = screenshot(review_url, tmp_path, "review-served")
     assert_charts_drawn(dashboard)
+    assert_one_band_per_cohort(dashboard_html, released.summary)
     for needle in ("platform", "growth", "shipped_token_share_pm"):
         assert needle in review_html
     # The review is text and tables: a good share of dark (text) pixels in its upper part.

@@ -19,6 +19,7 @@ from worktally.client.demo.scenario import (
 )
 from worktally.client.demo.transcripts import apply_writes, write_sessions
 from worktally.client.demo.verdict import judge
+from worktally.client.wire.display import Figure
 
 IMPORT_TIMEOUT_S = 120
 
@@ -86,16 +87,21 @@ def test_written_transcripts_import_with_the_planned_tokens(
 
 
 def test_verdict_needs_disjoint_intervals() -> None:
+    def mean(estimate: float, low: float, high: float, raw: float | None = None
+             ) -> dict[str, object]:
+        return {"mean": Figure.of(estimate, estimate if raw is None else raw, low, high,
+                                  (high - low) / 2, True, 40).to_json()}
+
     def summary(low: float, high: float) -> dict[str, object]:
-        row = {"metrics": {"m": {"mean": {"estimate": (low + high) / 2, "low": low,
-                                          "high": high}}}, "period": "2026-W48"}
-        return {"cohorts": [{**row, "cohort": TOKENMAXXING_COHORT},
+        return {"cohorts": [{"cohort": TOKENMAXXING_COHORT, "period": "2026-W48",
+                             "metrics": {"m": mean(0, low, high, raw=-12)}},
                             {"cohort": SHIPPING_COHORT, "period": "2026-W48",
-                             "metrics": {"m": {"mean": {"estimate": 800, "low": 600,
-                                                        "high": 1000}}}}]}
+                             "metrics": {"m": mean(800, 600, 1000)}}]}
 
     apart = judge(summary(0, 200), "2026-W48", TOKENMAXXING_COHORT, SHIPPING_COHORT, "m")
     assert apart.stands_out and apart.direction == "lower"
+    # The verdict shows the figures as every table does: the clamped estimate marked.
+    assert "0* [0, 200] (±100) vs " in apart.sentence()
     overlapping = judge(summary(0, 650), "2026-W48", TOKENMAXXING_COHORT, SHIPPING_COHORT,
                         "m")
     assert not overlapping.stands_out
