@@ -23,7 +23,7 @@ from worktally.client.capture.spool import Spool
 from worktally.client.cli import SubcommandGroup
 from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
-from worktally.client.importers import locations, tools
+from worktally.client.importers import locations
 from worktally.client.importers.context import ImportContext
 from worktally.client.repos.registry import RepoRegistry
 
@@ -71,7 +71,7 @@ def _files(tool: str, path: Path | None, cfg: config.Config, registry: RepoRegis
     if path is not None:
         if not path.exists():
             raise ImportFormatError(f"{path} does not exist; give a log file or folder")
-        return tools.log_files(tool, locations.tool_root(tool, path))
+        return locations.log_files(tool, locations.tool_root(tool, path))
     return locations.default_files(tool, cfg, registry)
 
 

@@ -221,10 +221,17 @@ def tool_root(tool: str, path: Path) -> list[Path]:
 
 def default_files(tool: str, cfg: Config, registry: RepoRegistry) -> list[Path]:
     """The enabled tool's log files in its default and configured locations."""
-    from worktally.client.importers import tools
-
     repos = [Path(repo.path) for repo in registry.list()] if tool == "aider" else []
-    return tools.log_files(tool, roots_for(tool, cfg, repos))
+    return log_files(tool, roots_for(tool, cfg, repos))
+
+
+def log_files(tool: str, roots: list[Path]) -> list[Path]:
+    """The tool's log files under its roots, each once (a root may be a single file)."""
+    # Deferred: the tool table imports every parser; only a listing needs it here.
+    from worktally.client.importers.tools import spec
+
+    tool_spec = spec(tool)
+    return find_files(roots, tool_spec.patterns, tool_spec.wanted)
 
 
 def watch_roots(cfg: Config) -> list[Path]:
