@@ -12,12 +12,15 @@ import logging
 import math
 import os
 import signal as os_signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
 from worktally.client import config, paths
@@ -27,7 +30,9 @@ from worktally.client.capture.spool import Backlog, Spool
 from worktally.client.errors import WorktallyError
 from worktally.lsp.documents import OpenDocument, find_work_tree_root, identify, path_of_uri
 from worktally.lsp.flusher import Flusher
+from worktally.lsp.line_document import use_line_documents
 from worktally.lsp.options import ServerOptions, parse_options
+from worktally.lsp.pipe_reader import pipe_reader
 from worktally.lsp.positions import (
     UTF16,
     LineSpan,
@@ -187,6 +192,27 @@ class WorktallyServer(LanguageServer):
         self.stop_capture()
         super().shutdown()
 
+    def _start_io_async(self, stdin: BinaryIO | None = None,
+                        stdout: BinaryIO | None = None) -> None:
+        """pygls's own, except that a piped stdin is read by the event loop (pipe_reader)."""
+        stop_event = self._stop_event = threading.Event()
+        source = stdin or sys.stdin.buffer
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+
+        async def serve() -> None:
+            reader = await pipe_reader(source) or StdinAsyncReader(source, self.thread_pool)
+            await run_async(stop_event=stop_event, reader=reader, protocol=self.protocol,
+                            logger=log, error_handler=self.report_server_error)
+
+        try:
+            asyncio.run(serve())
+        except BrokenPipeError:
+            log.error("the editor's pipe is closed; stopping")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
 
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
@@ -197,6 +223,8 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 
 
 def initialize(ls: WorktallyServer, params: types.InitializeParams) -> None:
+    # pygls made the workspace just before this handler, and opens no document before it.
+    use_line_documents(ls.workspace)
     try:
         defaults = ServerOptions.from_config(config.load().capture)
     except WorktallyError as exc:

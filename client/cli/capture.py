@@ -19,6 +19,7 @@ from worktally.client.agent.lock import is_held
 from worktally.client.capture.line_keys import default_keyer
 from worktally.client.capture.records import SOURCES
 from worktally.client.capture.spool import Spool
+from worktally.client.cli import SubcommandGroup
 from worktally.client.cli.output import emit, json_option
 from worktally.client.repos.registry import RepoRegistry, work_tree_root
 
@@ -91,7 +92,7 @@ def status(as_json: bool) -> None:
     emit(as_json, data, render)
 
 
-@click.group()
+@click.group(cls=SubcommandGroup)
 def repos() -> None:
     """Register, list and remove the git work trees worktally watches."""
 

@@ -12,49 +12,42 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from worktally.client import config
 from worktally.client.agent.lock import AgentLock
-from worktally.client.capture.line_keys import default_keyer
+from worktally.client.capture.line_keys import LineKeyer, default_keyer
 from worktally.client.capture.spool import Spool
+from worktally.client.cli import SubcommandGroup
 from worktally.client.cli.output import echo_json
 from worktally.client.errors import ImportFormatError
-from worktally.client.importers import import_tool, locations, tools
-from worktally.client.importers.batch import usage_total
+from worktally.client.importers import locations
 from worktally.client.importers.context import ImportContext
-from worktally.client.importers.run import default_files
-from worktally.client.importers.runner import ImportSummary, parse_whole
 from worktally.client.repos.registry import RepoRegistry
-from worktally.client.store import db
+
+if TYPE_CHECKING:
+    from worktally.client.importers.runner import ImportSummary
 
 # Below this many bytes a progress bar would only flicker.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+# DuckDB's share of a one-off import's memory: the import streams, so only DuckDB's cache of
+# what it wrote would otherwise grow with the logs (bench/bench_memory.py).
+IMPORT_DB_MEMORY = "256MB"
 
 
 def summary_json(summary: ImportSummary) -> dict[str, Any]:
     """The `--json` document: tokens per model and in total, sessions, edits, bad lines."""
-    models: dict[str, dict[str, int]] = {}
+    models = summary.model_totals()
     totals = dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0)
-    # A tool's own per-session account counts only where no finer record of the session
-    # was read (the rule of the store's token_usage_effective view).
-    finer = {u.session_id for u in summary.usages.values() if u.origin != "summary"}
-    for usage in summary.usages.values():
-        if usage.origin == "summary" and usage.session_id in finer:
-            continue
-        row = models.setdefault(usage.model, dict.fromkeys((*TOKEN_FIELDS, "total_tokens"), 0))
-        for name in TOKEN_FIELDS:
-            row[name] += getattr(usage, name)
-            totals[name] += getattr(usage, name)
-        row["total_tokens"] += usage_total(usage)
-        totals["total_tokens"] += usage_total(usage)
-    return {"models": models, "totals": totals, "sessions": len(summary.sessions),
-            "edits": len(summary.edit_ids), "malformed_lines": summary.malformed_lines,
+    for row in models.values():
+        for name, value in row.items():
+            totals[name] += value
+    counts = summary.counts()
+    return {"models": models, "totals": totals, "sessions": counts["sessions"],
+            "edits": counts["edits"], "malformed_lines": summary.malformed_lines,
             "files": summary.files}
 
 
@@ -63,6 +56,10 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
     if total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield None
         return
+    # Imported here: most imports run without a terminal, and rich's bar costs start-up.
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
     with bar:
@@ -74,8 +71,8 @@ def _files(tool: str, path: Path | None, cfg: config.Config, registry: RepoRegis
     if path is not None:
         if not path.exists():
             raise ImportFormatError(f"{path} does not exist; give a log file or folder")
-        return tools.log_files(tool, locations.tool_root(tool, path))
-    return default_files(tool, cfg, registry)
+        return locations.log_files(tool, locations.tool_root(tool, path))
+    return locations.default_files(tool, cfg, registry)
 
 
 def run_import(tool: str, path: Path | None) -> tuple[ImportSummary, bool]:
@@ -89,17 +86,37 @@ def run_import(tool: str, path: Path | None) -> tuple[ImportSummary, bool]:
     with _progress(size) as progress:
         if lock.try_acquire():
             try:
-                con = db.connect()
-                try:
-                    return import_tool(con, keyer, registry, tool, files, progress), False
-                finally:
-                    con.close()
+                return _import_locked(tool, files, size, keyer, registry, progress), False
             finally:
                 lock.release()
+        from worktally.client.importers.runner import parse_whole
+
         ctx = ImportContext(keyer=keyer, registry=registry)
         summary, records = parse_whole(ctx, tool, files, progress)
     Spool().write(records)
     return summary, True
+
+
+def _import_locked(tool: str, files: list[Path], size: int, keyer: LineKeyer,
+                   registry: RepoRegistry, progress: Callable[[int], None] | None
+                   ) -> ImportSummary:
+    """The import into the database. Parse children that a large import will want start
+    before DuckDB is even imported, so their start-up overlaps opening the database."""
+    from worktally.client.importers import workers
+
+    if len(files) > 1 and size >= workers.PRESTART_MIN_BYTES:
+        workers.prestart(workers.worker_count())
+    try:
+        from worktally.client.importers.run import import_tool
+        from worktally.client.store import db
+
+        con = db.connect(memory_limit=IMPORT_DB_MEMORY)
+        try:
+            return import_tool(con, keyer, registry, tool, files, progress)
+        finally:
+            con.close()
+    finally:
+        workers.release()
 
 
 def _render(tool: str, data: dict[str, Any], spooled: bool) -> None:
@@ -128,7 +145,7 @@ def _command(tool: str) -> click.Command:
     return command
 
 
-@click.group(name="import")
+@click.group(name="import", cls=SubcommandGroup)
 def import_group() -> None:
     """Import AI tools' own logs (tokens, sessions, agent edits) once, now."""
 

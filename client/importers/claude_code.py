@@ -1,8 +1,9 @@
 """Claude Code transcripts (`projects/**/*.jsonl`): sessions, token usage and agent edits.
 
-Token rules follow ccusage 20.0.24 so totals agree: only `assistant` lines with
-`message.usage` count; one response written as several lines shares (message.id, requestId)
-and is deduplicated across all files, keeping the main-thread copy, then the largest.
+Token rules follow ccusage 20.0.24 so totals agree: only lines with `message.usage` count
+(in real files, `assistant` lines); one response written as several lines shares
+(message.id, requestId) and is deduplicated across all files, keeping the main-thread copy,
+then the largest.
 Edits come from Edit/MultiEdit/Write/NotebookEdit inputs once their tool result succeeds.
 """
 
@@ -11,8 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from worktally.client.capture.records import TokenUsage
-from worktally.client.importers.batch import ImportBatch, PendingEdit, beats, parse_ts
+import orjson
+
+from worktally.client.importers.batch import (
+    ROW_SIDECHAIN,
+    ImportBatch,
+    PendingEdit,
+    parse_ts,
+    row_total,
+)
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.keying import CLAUDE_EDIT_TOOLS, edit_pairs
 
@@ -61,6 +69,19 @@ class ClaudeCodeParser:
         # Calls of this read whose result has not come yet; keyed only if they succeed
         # (many edit calls are refused), which spares most of the hashing.
         self.unkeyed: dict[str, UnkeyedEdit] = {}
+        self._repos: dict[str, str | None] = {}
+        self._outside: str | None = None
+
+    def _repo(self, cwd: str) -> str | None:
+        """ctx.repo_for_cwd, remembered here: nearly every line names the same cwd. The
+        last cwd found outside every repo is kept as `_outside`, so its lines skip this."""
+        try:
+            repo_id = self._repos[cwd]
+        except KeyError:
+            repo_id = self._repos[cwd] = self.ctx.repo_for_cwd(cwd)
+        if repo_id is None:
+            self._outside = cwd
+        return repo_id
 
     def state(self) -> dict[str, Any]:
         # Text never outlives this read: calls still open are kept as line keys only.
@@ -70,24 +91,44 @@ class ClaudeCodeParser:
         return {"pending": {c: [p.to_json() for p in items] for c, items in calls}}
 
     def feed(self, line: bytes, offset: int) -> None:
-        doc = self.batch.parse_line(line)
-        if doc is None:
+        # The hot path of every import: one orjson parse, then only what this line needs.
+        try:
+            doc = orjson.loads(line)
+        except ValueError:
+            self.batch.malformed_lines += 1
             return
-        ts = parse_ts(doc.get("timestamp"))
-        session_id = doc.get("sessionId")
-        cwd = doc.get("cwd")
-        cwd = cwd if isinstance(cwd, str) and cwd else None
-        if isinstance(session_id, str) and session_id and ts is not None:
-            repo_id = self.ctx.repo_for_cwd(cwd) if cwd else None
-            self.batch.touch_session(session_id, ts, repo_id, cwd is not None)
-        message = doc.get("message")
+        if not isinstance(doc, dict):
+            self.batch.malformed_lines += 1
+            return
+        get = doc.get
+        ts = parse_ts(get("timestamp"))
+        session_id = get("sessionId")
+        cwd = get("cwd")
+        if not isinstance(cwd, str) or not cwd:
+            cwd = None
+        if ts is not None and isinstance(session_id, str) and session_id:
+            span = self.batch.spans.get(session_id)
+            if span is None or (cwd is not None and not span[3]):
+                repo_id = self._repo(cwd) if cwd else None
+                self.batch.touch_session(session_id, ts, repo_id, cwd is not None)
+            else:
+                # Nearly every line: touch_session's work for a session already seen.
+                if ts < span[0]:
+                    span[0] = ts
+                elif ts > span[1]:
+                    span[1] = ts
+                if span[2] is None and cwd is not None and cwd != self._outside:
+                    span[2] = self._repo(cwd)
+        message = get("message")
         if not isinstance(message, dict):
             return
-        kind = doc.get("type")
+        kind = get("type")
         # Byte tests before walking the content: most lines carry no usage and no tool call.
+        # Usage counts whatever the line's type, as in ccusage 20 (real files write it on
+        # assistant lines only; some synthetic ones have no type at all).
+        if b'"usage"' in line:
+            self._usage(doc, message, ts, offset)
         if kind == "assistant":
-            if b'"usage"' in line:
-                self._usage(doc, message, ts, offset)
             if b'"tool_use"' in line and isinstance(session_id, str) and ts is not None:
                 self._tool_uses(message, session_id, cwd, ts)
         elif kind == "user" and (self.pending or self.unkeyed) and b'"tool_result"' in line:
@@ -98,24 +139,30 @@ class ClaudeCodeParser:
         usage = message.get("usage")
         if not isinstance(usage, dict) or ts is None:
             return
-        inp: Any = usage.get("input_tokens")
-        out: Any = usage.get("output_tokens")
-        if not _is_count(inp) or not _is_count(out):
+        get = usage.get
+        inp: Any = get("input_tokens")
+        out: Any = get("output_tokens")
+        # type() is: orjson makes exact ints, and a bool is not a count.
+        if type(inp) is not int or type(out) is not int or inp < 0 or out < 0:
             return
-        if _has_null(doc, _NOT_NULL_TOP) or _has_null(message, _NOT_NULL_MESSAGE) or _has_null(
-            usage, _NOT_NULL_USAGE
-        ):
+        if (None in map(doc.get, _NOT_NULL_TOP, _PRESENT)
+                or None in map(message.get, _NOT_NULL_MESSAGE, _PRESENT)
+                or None in map(get, _NOT_NULL_USAGE, _PRESENT)):
             self.batch.skipped["null_field"] += 1
             return
-        cache_read: Any = usage.get("cache_read_input_tokens") or 0
-        cache_creation: Any = usage.get("cache_creation_input_tokens") or 0
-        split = usage.get("cache_creation")
+        cache_read: Any = get("cache_read_input_tokens") or 0
+        cache_creation: Any = get("cache_creation_input_tokens") or 0
+        split = get("cache_creation")
         if isinstance(split, dict):
-            cache_creation = (split.get("ephemeral_5m_input_tokens") or 0) + (
-                split.get("ephemeral_1h_input_tokens") or 0
-            )
-        if not (_is_count(cache_read) and _is_count(cache_creation)):
-            return
+            try:
+                cache_creation = (split.get("ephemeral_5m_input_tokens") or 0) + (
+                    split.get("ephemeral_1h_input_tokens") or 0
+                )
+            except TypeError:  # a string beside a number: not a count
+                return
+        if (type(cache_read) is not int or type(cache_creation) is not int
+                or cache_read < 0 or cache_creation < 0):
+            return  # not counts (type(): orjson makes exact ints, and a bool is not one)
         if inp == out == cache_read == cache_creation == 0:
             return  # `<synthetic>` API-error lines: no tokens, and no model worth listing
         session_id = doc.get("sessionId")
@@ -127,24 +174,21 @@ class ClaudeCodeParser:
             # ccusage never deduplicates a line without message.id; neither do we.
             usage_id = f"cc-line:{session_id}:{doc.get('uuid') or offset}"
         is_sidechain = bool(doc.get("isSidechain"))
-        old = self.batch.usages.get(usage_id)
-        # A response is written as several lines; most copies lose, so skip building them.
-        if old is not None and not beats(old, is_sidechain,
-                                         inp + out + cache_creation + cache_read):
+        rows = self.batch.rows
+        old = rows.get(usage_id)
+        # A response is written as several lines; most copies lose (batch.row_beats).
+        if old is not None and (
+            (old[ROW_SIDECHAIN] == is_sidechain
+             and inp + out + cache_creation + cache_read <= row_total(old))
+            or (old[ROW_SIDECHAIN] != is_sidechain and not old[ROW_SIDECHAIN])
+        ):
             return
         model = message.get("model")
         model = model if isinstance(model, str) and model else "unknown"
         if doc.get("speed") == "fast" or usage.get("speed") == "fast":
             model = f"{model}-fast"
-        self.batch.add_usage(
-            TokenUsage(
-                usage_id=usage_id, session_id=str(session_id or ""), tool=TOOL, model=model,
-                input_tokens=int(inp), output_tokens=int(out),
-                cache_creation_tokens=int(cache_creation), cache_read_tokens=int(cache_read),
-                is_sidechain=is_sidechain, ts=ts,
-                event_id=usage_id,
-            )
-        )
+        rows[usage_id] = (usage_id, str(session_id or ""), TOOL, model, ts, inp, out,
+                          cache_creation, cache_read, is_sidechain, "transcript")
 
     def _tool_uses(self, message: dict[str, Any], session_id: str, cwd: str | None,
                    ts: float) -> None:
@@ -201,13 +245,6 @@ class ClaudeCodeParser:
                 self.batch.confirm(call_id, pending)
 
 
-def _has_null(doc: dict[str, Any], keys: tuple[str, ...]) -> bool:
-    """Whether one of `keys` is present and JSON null (a missing key counts as not null)."""
-    return None in map(doc.get, keys, _PRESENT)
-
-
-_PRESENT = (0,) * 8  # the default for an absent key: anything but None
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+# `None in map(d.get, keys, _PRESENT)`: one of `keys` is present and JSON null (the default
+# for an absent key is anything but None).
+_PRESENT = (0,) * 8

@@ -163,11 +163,11 @@ class _Session:
             usage_id = f"{TOOL}:{self.session_id}:h{digest.hexdigest()[:20]}"
         inp, out, cached = fields
         # The writer appends a message again whenever it changes: the last copy is current.
-        self.batch.usages[usage_id] = TokenUsage(
+        self.batch.put_usage(TokenUsage(
             usage_id=usage_id, session_id=self.session_id, tool=TOOL, model=model,
             input_tokens=inp, output_tokens=out, cache_read_tokens=cached, ts=ts,
             event_id=usage_id,
-        )
+        ))
 
     def _tool_call(self, call: dict[str, Any], ts: float) -> None:
         tool_name = call.get("name")

@@ -35,20 +35,18 @@ def new_keys(keyer: LineKeyer, new_text: str, old_text: str = "") -> tuple[tuple
     git splits it (`lines_of`).
     """
     lines = lines_of(new_text)
-    if not old_text:
-        keys = tuple(keyer.keys(lines))
-        return keys, len(keys)
-    before = Counter(normalise(line) for line in lines_of(old_text))
-    out: list[int] = []
-    for line in lines:
-        norm = normalise(line)
-        if before[norm] > 0:
-            before[norm] -= 1
-            continue
-        key = keyer.key(line)
-        if key is not None:
-            out.append(key)
-    return tuple(out), len(out)
+    if old_text:
+        before = Counter(normalise(line) for line in lines_of(old_text))
+        kept: list[str] = []
+        for line in lines:
+            norm = normalise(line)
+            if before[norm] > 0:
+                before[norm] -= 1
+            else:
+                kept.append(line)
+        lines = kept
+    keys = tuple(keyer.keys(lines))
+    return keys, len(keys)
 
 
 def normal(path: str) -> str:

@@ -9,11 +9,17 @@ its log folders, anything else is read as is).
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worktally.client.config import Config
+
+if TYPE_CHECKING:
+    from worktally.client.repos.registry import RepoRegistry
 
 CLAUDE_ENV = "CLAUDE_CONFIG_DIR"
 CODEX_ENV = "CODEX_HOME"
@@ -213,6 +219,21 @@ def tool_root(tool: str, path: Path) -> list[Path]:
     return _BY_HAND[tool](path)
 
 
+def default_files(tool: str, cfg: Config, registry: RepoRegistry) -> list[Path]:
+    """The enabled tool's log files in its default and configured locations."""
+    repos = [Path(repo.path) for repo in registry.list()] if tool == "aider" else []
+    return log_files(tool, roots_for(tool, cfg, repos))
+
+
+def log_files(tool: str, roots: list[Path]) -> list[Path]:
+    """The tool's log files under its roots, each once (a root may be a single file)."""
+    # Deferred: the tool table imports every parser; only a listing needs it here.
+    from worktally.client.importers.tools import spec
+
+    tool_spec = spec(tool)
+    return find_files(roots, tool_spec.patterns, tool_spec.wanted)
+
+
 def watch_roots(cfg: Config) -> list[Path]:
     """Folders the agent may watch; a change under one means `run_all` has work to do.
 
@@ -228,20 +249,67 @@ def find_files(roots: Iterable[Path], patterns: Sequence[str],
 
     A root given as a single file is read whatever its name: the user named it.
     """
-    seen: set[Path] = set()
+    seen: set[str] = set()
     out: list[Path] = []
     for root in roots:
         if root.is_file():
-            candidates = [root]
-        else:
-            found = {p for pattern in patterns for p in root.rglob(pattern)}
-            candidates = sorted(p for p in found if wanted is None or wanted(p))
-        for path in candidates:
-            real = path.resolve()
-            if real not in seen and path.is_file():
+            real = os.path.realpath(root)
+            if real not in seen:
                 seen.add(real)
+                out.append(root)
+            continue
+        found = _matching(root, patterns)
+        if not found:
+            continue
+        real_root = str(root.resolve())
+        cut = len(str(root))
+        for path in sorted(found):
+            if wanted is not None and not wanted(path):
+                continue
+            real_path = _real_path(path, found[path], real_root, cut)
+            if real_path is not None and real_path not in seen:
+                seen.add(real_path)
                 out.append(path)
     return out
+
+
+def _matching(root: Path, patterns: Sequence[str]) -> dict[Path, bool]:
+    """What root.rglob(pattern) finds for any of `patterns`, each path with whether it is a
+    regular file itself (not a link): entries at any depth whose name matches, walking
+    every folder but never into a linked one, unreadable folders skipped."""
+    matchers = [re.compile(fnmatch.translate(pattern)).fullmatch for pattern in patterns]
+    found: dict[Path, bool] = {}
+    folders = [str(root)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                plain_file = entry.is_file(follow_symlinks=False)
+                walk_into = not plain_file and entry.is_dir(follow_symlinks=False)
+            except OSError:
+                plain_file = walk_into = False
+            if any(match(entry.name) for match in matchers):
+                found[Path(entry.path)] = plain_file
+            if walk_into:
+                folders.append(entry.path)
+    return found
+
+
+def _real_path(path: Path, plain_file: bool, real_root: str, cut: int) -> str | None:
+    """path.resolve() as text if `path` is a regular file (through a link or not), else None.
+
+    The walk never enters a linked folder, so below the root only the file itself can be a
+    link: a plain file's real path is the root's plus its relative part, with no lookups.
+    """
+    if plain_file:
+        return real_root + str(path)[cut:]
+    if not path.is_file():
+        return None
+    return str(path.resolve())
 
 
 def transcript_files(roots: Iterable[Path]) -> list[Path]:

@@ -13,15 +13,16 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from worktally.client.capture.line_keys import LineKeyer
 
+if TYPE_CHECKING:  # the parse children never touch the database
+    import duckdb
+
 # Enough of the first line to tell two transcripts apart (ids and a timestamp).
 HEAD_BYTES = 256
-READ_BLOCK = 8 * 1024 * 1024
+READ_BUFFER = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -119,28 +120,17 @@ def complete_lines(path: Path, start: int) -> Iterator[tuple[int, bytes]]:
     """(offset, line) for each complete line from `start`; stops before a partial last line.
 
     The caller learns where reading ended from the last offset and line length it saw.
+    Lines come from the buffered reader's own (C) line splitting, a block at a time, so a
+    file of any size costs one buffer plus its longest line.
     """
-    with path.open("rb") as fh:
+    with path.open("rb", buffering=READ_BUFFER) as fh:
         fh.seek(start)
         position = start
-        carry = b""
-        while True:
-            block = fh.read(READ_BLOCK)
-            if not block:
+        for line in fh:
+            if line[-1:] != b"\n":
                 return
-            data = carry + block
-            end = data.rfind(b"\n")
-            if end < 0:
-                carry = data
-                continue
-            base = position - len(carry)
-            cursor = 0
-            while cursor <= end:
-                newline = data.index(b"\n", cursor)
-                yield base + cursor, data[cursor:newline + 1]
-                cursor = newline + 1
-            carry = data[end + 1:]
-            position += len(block)
+            yield position, line
+            position += len(line)
 
 
 def read_line_at(path: Path, offset: int) -> bytes | None:

@@ -20,9 +20,13 @@ from worktally.client.importers.batch import ImportBatch
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.tools import Parser, spec
 
-# A very long file is stored in slices of this many lines, each in its own transaction.
+# A very long file is stored in slices of this many lines or bytes, each in its own
+# transaction: what a slice holds in memory (its records, its open calls' text) is bounded
+# by these, not by the file.
 LINES_PER_TRANSACTION = 50_000
+BYTES_PER_SLICE = 32 * 1024 * 1024
 
+# (batch, cursor after it, lines in it)
 Slice = tuple[ImportBatch, offsets.Cursor, int]
 
 
@@ -73,7 +77,8 @@ def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: s
                    path: Path) -> Iterator[Slice]:
     """(batch, cursor after it, lines read) for the complete lines of `path` not yet imported.
 
-    A long file comes in slices of LINES_PER_TRANSACTION lines, each with its own cursor.
+    A long file comes in slices of LINES_PER_TRANSACTION lines or BYTES_PER_SLICE bytes,
+    each with its own cursor.
     """
     stat = path.stat()
     key = offsets.file_key(ctx.keyer, path)
@@ -87,20 +92,23 @@ def read_new_lines(known: dict[str, offsets.Cursor], ctx: ImportContext, tool: s
     parser = make_parser(tool, ctx, batch, state, path)
     blank_lines = getattr(parser, "wants_blank_lines", False)
     end = sliced_at = start
-    count = 0
+    count = sliced_count = 0
     for count, (at, line) in enumerate(offsets.complete_lines(path, start), start=1):
-        if blank_lines or line.strip():
+        # isspace() stops at the first other byte; strip() would copy every line.
+        if blank_lines or not line.isspace():
             parser.feed(line, at)
         end = at + len(line)
-        if count % LINES_PER_TRANSACTION == 0:
+        if count - sliced_count >= LINES_PER_TRANSACTION or end - sliced_at >= BYTES_PER_SLICE:
             malformed += batch.malformed_lines
-            yield batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed), count
+            yield (batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed),
+                   count - sliced_count)
             batch = ImportBatch(tool)
             parser.batch = batch
-            sliced_at = end
+            sliced_at, sliced_count = end, count
     if end > sliced_at:
         malformed += batch.malformed_lines
-        yield batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed), count
+        yield (batch, _cursor(ctx, path, key, tool, stat.st_ino, end, parser, malformed),
+               count - sliced_count)
 
 
 def read_whole(ctx: ImportContext, tool: str, path: Path) -> tuple[ImportBatch, int]:
@@ -115,7 +123,7 @@ def read_whole(ctx: ImportContext, tool: str, path: Path) -> tuple[ImportBatch, 
     blank_lines = getattr(parser, "wants_blank_lines", False)
     size = 0
     for at, line in offsets.complete_lines(path, 0):
-        if blank_lines or line.strip():
+        if blank_lines or not line.isspace():
             parser.feed(line, at)
         size = at + len(line)
     return batch, size

@@ -10,8 +10,9 @@ import duckdb
 
 from worktally.client.capture.line_keys import LineKeyer
 from worktally.client.config import Config
-from worktally.client.importers import locations, reconcile, tools
+from worktally.client.importers import locations, reconcile
 from worktally.client.importers.context import ImportContext
+from worktally.client.importers.locations import default_files
 from worktally.client.importers.runner import ImportSummary, Progress, import_files
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store.transaction import transaction
@@ -31,12 +32,6 @@ def import_tool(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: Repo
     return summary
 
 
-def default_files(tool: str, cfg: Config, registry: RepoRegistry) -> list[Path]:
-    """The enabled tool's log files in its default and configured locations."""
-    repos = [Path(repo.path) for repo in registry.list()] if tool == "aider" else []
-    return tools.log_files(tool, locations.roots_for(tool, cfg, repos))
-
-
 def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegistry,
             cfg: Config) -> dict[str, dict[str, int]]:
     """Import everything new from every enabled tool; returns counts per tool."""
@@ -48,8 +43,8 @@ def run_all(con: duckdb.DuckDBPyConnection, keyer: LineKeyer, registry: RepoRegi
         if not files:
             continue
         summary = import_tool(con, keyer, registry, tool, files)
-        out[tool] = summary.counts()
-        if summary.usages or summary.edit_ids:
+        counts = out[tool] = summary.counts()
+        if counts["token_records"] or counts["edits"]:
             log.info("imported %s: %d token records, %d sessions, %d edits", tool,
-                     len(summary.usages), len(summary.sessions), len(summary.edit_ids))
+                     counts["token_records"], counts["sessions"], counts["edits"])
     return out

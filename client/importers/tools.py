@@ -87,10 +87,3 @@ def spec(tool: str) -> ToolSpec:
     except KeyError:
         raise ValueError(f"no importer for {tool!r}") from None
 
-
-def log_files(tool: str, roots: list[Path]) -> list[Path]:
-    """The tool's log files under its roots, each once (a root may be a single file)."""
-    from worktally.client.importers.locations import find_files
-
-    tool_spec = spec(tool)
-    return find_files(roots, tool_spec.patterns, tool_spec.wanted)

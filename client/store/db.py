@@ -11,14 +11,21 @@ from worktally.client.errors import AgentBusyError
 from worktally.client.store.migrations import migrate
 
 
-def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) and migrate the database; the caller must own the lock."""
+def connect(path: Path | None = None, memory_limit: str | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the database; the caller must own the lock.
+
+    `memory_limit` caps DuckDB's own memory (its default is most of the machine's): past it,
+    DuckDB evicts cached blocks and spills to `<db>.tmp` instead of growing.
+    """
     target = path or paths.db_path()
     paths.ensure_private_dir(target.parent)
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }
+    if memory_limit is not None:
+        config["memory_limit"] = memory_limit
     try:
         con = duckdb.connect(str(target), config=config)
     except duckdb.IOException as exc:

@@ -8,11 +8,11 @@ count ids make a second copy change nothing or only widen what is stored.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
-import orjson
 
 from worktally.client.capture.records import (
     AISession,
@@ -48,8 +48,9 @@ _EDIT_TYPES = {
 _EDIT_SELECT = ", ".join("to_timestamp(ts)" if n == "ts" else n for n in EDIT_COLUMNS)
 
 
-def _stage_edits(con: Connection, cols: EditColumns) -> None:
-    """Load edit columns into the temp table `drain_edits`.
+def _stage_edits(con: Connection, columns: Sequence[Sequence[Any]]) -> None:
+    """Load edit columns (EDIT_FIELDS order, keys comma-joined) into the temp table
+    `drain_edits`.
 
     Converting Python lists is the drain's main cost, so a column holding one value (one
     repo, one language, no model...) is sent as a single scalar, and each row's keys travel
@@ -57,26 +58,41 @@ def _stage_edits(con: Connection, cols: EditColumns) -> None:
     """
     selects: list[str] = []
     params: list[Any] = []
-    for name in EDIT_FIELDS:
-        column: list[Any] = (
-            [",".join(map(str, k)) for k in cols.keys] if name == "keys" else getattr(cols, name)
-        )
-        params.append(column[0] if column.count(column[0]) == len(column) else column)
-        index = len(params)
-        if isinstance(params[-1], list):
-            selects.append(f"unnest(${index}) AS {name}")
-        else:
+    for index, (name, column) in enumerate(zip(EDIT_FIELDS, columns, strict=True), start=1):
+        if column.count(column[0]) == len(column):
+            params.append(column[0])
             selects.append(f"${index}::{_EDIT_TYPES[name]} AS {name}")
+        else:
+            params.append(list(column))
+            selects.append(f"unnest(${index}) AS {name}")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE drain_edits AS SELECT {', '.join(selects)}", params
     )
+
+
+def joined_keys(keys: Sequence[int]) -> str:
+    """An edit's keys as they travel to DuckDB (see _stage_edits)."""
+    return ",".join(map(str, keys))
 
 
 def _store_edit_columns(con: Connection, cols: EditColumns) -> None:
     """Insert edits whose event id is new (first copy wins), with one edit_lines row per key."""
     if not len(cols):
         return
-    _stage_edits(con, cols)
+    _store_edit_lists(con, [
+        [joined_keys(k) for k in cols.keys] if name == "keys" else getattr(cols, name)
+        for name in EDIT_FIELDS
+    ])
+
+
+def write_edit_rows(con: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Store edit rows (EDIT_FIELDS order, keys comma-joined) as write_edits stores records."""
+    if rows:
+        _store_edit_lists(con, list(zip(*rows, strict=True)))
+
+
+def _store_edit_lists(con: Connection, columns: Sequence[Sequence[Any]]) -> None:
+    _stage_edits(con, columns)
     try:
         con.execute(
             "DELETE FROM drain_edits WHERE event_id IN "
@@ -92,7 +108,7 @@ def _store_edit_columns(con: Connection, cols: EditColumns) -> None:
             "to_timestamp(ts), source, tool, kind, session_id, file_id, repo_id "
             "FROM drain_fresh WHERE keys <> ''"
         )
-        if any(s is not None for s in cols.supersedes):
+        if any(s is not None for s in columns[EDIT_FIELDS.index("supersedes")]):
             _apply_supersedes(con)
     finally:
         con.execute("DROP TABLE IF EXISTS drain_edits")
@@ -180,81 +196,102 @@ def write_sessions(con: Connection, records: Sequence[AISession]) -> None:
 
 
 def write_token_usage(con: Connection, records: Sequence[TokenUsage]) -> None:
-    """Upsert per usage_id: a main-thread copy beats a sidechain one, then the largest wins.
+    """Upsert per usage_id: a main-thread copy beats a sidechain one, then the largest wins."""
+    write_usage_rows(con, [
+        (r.usage_id, r.session_id, r.tool, r.model, r.ts, r.input_tokens, r.output_tokens,
+         r.cache_creation_tokens, r.cache_read_tokens, r.is_sidechain, r.origin)
+        for r in records
+    ])
 
-    One columnar statement (a transcript import writes thousands of rows; a statement per
-    row cost ~4 ms each). DuckDB refuses to update one row twice in a statement, so copies
-    within `records` are first reduced by the same rule.
+
+# token_usage's columns, in order; a UsageRow (importers/batch.py) holds them so, ts as epoch.
+USAGE_COLUMNS = (
+    "usage_id", "session_id", "tool", "model", "ts", "input_tokens", "output_tokens",
+    "cache_creation_tokens", "cache_read_tokens", "is_sidechain", "origin",
+)
+_USAGE_TYPES = (
+    "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT",
+    "BIGINT", "BOOLEAN", "VARCHAR",
+)
+# One upsert through the primary key's index: its cost follows the rows written, not the
+# table (an UPDATE ... FROM plus an anti-join would scan the whole table every time).
+_USAGE_UPSERT = """
+    INSERT INTO token_usage SELECT usage_id, session_id, tool, model,
+        to_timestamp(0) + to_microseconds(ts), input_tokens, output_tokens,
+        cache_creation_tokens, cache_read_tokens, is_sidechain, origin
+    FROM drain_usage
+    ON CONFLICT (usage_id) DO UPDATE SET
+        session_id = excluded.session_id, model = excluded.model,
+        input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+        cache_creation_tokens = excluded.cache_creation_tokens,
+        cache_read_tokens = excluded.cache_read_tokens,
+        is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
+    WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
+       OR (token_usage.is_sidechain = excluded.is_sidechain AND
+           excluded.input_tokens + excluded.output_tokens
+           + excluded.cache_creation_tokens + excluded.cache_read_tokens
+           > token_usage.input_tokens + token_usage.output_tokens
+           + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
+"""
+# What datetime accepts (years 1 to 9999), as epoch seconds.
+_TS_MIN, _TS_MAX = -62135596800.0, 253402300799.0
+
+
+def write_usage_rows(con: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert token usage rows (USAGE_COLUMNS order) under write_token_usage's rule.
+
+    One columnar statement through a staging table, which DuckDB loads several times faster
+    than it evaluates the upsert over unnested parameters; a column holding one value (the
+    tool, often the model and session) travels as one scalar. DuckDB refuses to update one
+    row twice in a statement, so copies within `rows` are first reduced by the same rule.
     """
-    best: dict[str, TokenUsage] = {}
-    for r in records:
-        old = best.get(r.usage_id)
-        if old is None or _usage_beats(r, old):
-            best[r.usage_id] = r
+    best: dict[str, tuple[Any, ...]] = {}
+    for r in rows:
+        old = best.get(r[0])
+        if old is None or _row_beats(r, old):
+            best[r[0]] = r
     if not best:
         return
-    rows = list(best.values())
-    columns: dict[str, list[Any]] = {
-        "usage_id": [r.usage_id for r in rows],
-        "session_id": [r.session_id for r in rows],
-        "tool": [r.tool for r in rows],
-        "model": [r.model for r in rows],
-        "ts": [_ts(r.ts) for r in rows],
-        "input_tokens": [r.input_tokens for r in rows],
-        "output_tokens": [r.output_tokens for r in rows],
-        "cache_creation_tokens": [r.cache_creation_tokens for r in rows],
-        "cache_read_tokens": [r.cache_read_tokens for r in rows],
-        "is_sidechain": [r.is_sidechain for r in rows],
-        "origin": [r.origin for r in rows],
-    }
-    # One JSON document instead of eleven Python lists: DuckDB converts it in C, several
-    # times faster (an import writes tens of thousands of rows).
+    columns = list(zip(*best.values(), strict=True))
+    stamps = columns[4]
     try:
-        document = orjson.dumps(columns).decode()
-    except orjson.JSONEncodeError as exc:
-        raise TypeError(f"token usage not storable: {exc}") from exc
-    selects = ", ".join(f"unnest(c.{name})" for name in columns)
+        in_range = all(_TS_MIN <= t <= _TS_MAX for t in stamps)  # NaN is not
+    except TypeError as exc:
+        raise TypeError("token usage not storable: a timestamp is not a number") from exc
+    if not in_range:
+        # What the datetime conversion this replaced raised; callers roll back on it.
+        raise OverflowError("token usage not storable: a timestamp is out of range")
+    # Whole microseconds as datetime.fromtimestamp rounds them (half to even), which the
+    # rows stored through datetime objects had.
+    columns[4] = tuple(int(whole) * 1_000_000 + round(fraction * 1e6)
+                       for fraction, whole in map(math.modf, stamps))
+    selects: list[str] = []
+    params: list[Any] = []
+    for index, (name, sql_type, column) in enumerate(
+        zip(USAGE_COLUMNS, _USAGE_TYPES, columns, strict=True), start=1
+    ):
+        if column.count(column[0]) == len(column):
+            params.append(column[0])
+            selects.append(f"${index}::{sql_type} AS {name}")
+        else:
+            params.append(list(column))
+            selects.append(f"unnest(${index}::{sql_type}[]) AS {name}")
     try:
         con.execute(
-            f"""
-            INSERT INTO token_usage ({", ".join(columns)}) SELECT {selects}
-            FROM (SELECT json_transform_strict($1, '{_USAGE_SHAPE}') AS c)
-            ON CONFLICT (usage_id) DO UPDATE SET
-                session_id = excluded.session_id, model = excluded.model,
-                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-                cache_creation_tokens = excluded.cache_creation_tokens,
-                cache_read_tokens = excluded.cache_read_tokens,
-                is_sidechain = excluded.is_sidechain, ts = excluded.ts, origin = excluded.origin
-            WHERE (token_usage.is_sidechain AND NOT excluded.is_sidechain)
-               OR (token_usage.is_sidechain = excluded.is_sidechain AND
-                   excluded.input_tokens + excluded.output_tokens
-                   + excluded.cache_creation_tokens + excluded.cache_read_tokens
-                   > token_usage.input_tokens + token_usage.output_tokens
-                   + token_usage.cache_creation_tokens + token_usage.cache_read_tokens)
-            """,
-            [document],
+            f"CREATE OR REPLACE TEMP TABLE drain_usage AS SELECT {', '.join(selects)}", params
         )
-    except duckdb.InvalidInputException as exc:  # a value of the wrong type
+        con.execute(_USAGE_UPSERT)
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # The caller's rollback drops the staging table with everything else.
         raise ValueError(f"token usage not storable: {exc}") from exc
+    con.execute("DROP TABLE drain_usage")
 
 
-_USAGE_SHAPE = orjson.dumps({
-    "usage_id": ["VARCHAR"], "session_id": ["VARCHAR"], "tool": ["VARCHAR"],
-    "model": ["VARCHAR"], "ts": ["TIMESTAMPTZ"], "input_tokens": ["BIGINT"],
-    "output_tokens": ["BIGINT"], "cache_creation_tokens": ["BIGINT"],
-    "cache_read_tokens": ["BIGINT"], "is_sidechain": ["BOOLEAN"], "origin": ["VARCHAR"],
-}).decode()
-
-
-def _usage_beats(new: TokenUsage, old: TokenUsage) -> bool:
+def _row_beats(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:
     """The upsert's rule in Python: main thread over sidechain, then the larger total."""
-    if new.is_sidechain != old.is_sidechain:
-        return old.is_sidechain
-    total_new = (new.input_tokens + new.output_tokens + new.cache_creation_tokens
-                 + new.cache_read_tokens)
-    total_old = (old.input_tokens + old.output_tokens + old.cache_creation_tokens
-                 + old.cache_read_tokens)
-    return total_new > total_old
+    if new[9] != old[9]:
+        return bool(old[9])
+    return bool(new[5] + new[6] + new[7] + new[8] > old[5] + old[6] + old[7] + old[8])
 
 
 def write_otlp_counts(con: Connection, records: Sequence[OtlpCount]) -> None:

@@ -11,8 +11,8 @@ import duckdb
 
 from worktally.client.capture.line_keys import default_keyer
 from worktally.client.importers import import_tool
+from worktally.client.importers.locations import log_files
 from worktally.client.importers.runner import ImportSummary
-from worktally.client.importers.tools import log_files
 from worktally.client.repos.registry import RepoRegistry
 from worktally.client.store import db
 

@@ -180,3 +180,19 @@ def test_nothing_identifying_reaches_the_database(claude_dir) -> None:
     run_import(con, "claude-code", root)
     assert_no_canaries(con, [str(repo_root), "src/app.py", "add a helper", "compute_value",
                              "demo-repo", str(root)])
+
+
+@pytest.mark.ccusage
+def test_a_usage_line_counts_whatever_its_type(tmp_path: Path) -> None:
+    """ccusage 20 counts any line with message.usage; its own synthetic fixtures have no
+    `type` at all (../shared/samples/ccusage-fixtures: 1,240 tokens in ccusage 20.0.24)."""
+    fixtures = SAMPLES / "ccusage-fixtures"
+    if not fixtures.is_dir():
+        pytest.skip("../shared/samples is not present")
+    root = tmp_path / "projects" / "p"
+    root.mkdir(parents=True)
+    for path in fixtures.glob("claude__*.jsonl"):
+        (root / path.name).write_bytes(path.read_bytes())
+    con = open_db(tmp_path)
+    run_import(con, "claude-code", tmp_path)
+    assert totals(con, "claude-code")["total_tokens"] == 1_240
