@@ -196,10 +196,15 @@ def workbench(code_server: tuple[CodeServer, Any], worktally_home: Path) -> Iter
             browser.close()
 
 
-def _commit_and_count(repo: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Commit calc.py, `worktally sync`; the commit's row and the week's `worktally me`."""
+def _commit_and_count(repo: Any, saved: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Commit calc.py, `worktally sync`; the commit's row and the week's `worktally me`.
+
+    `saved` is what the editor wrote: VS Code rewrites a file in place (truncate, then write),
+    so a commit made while a save is still under way can take an empty or partial file."""
     repo.git("commit", "-q", "-am", "vscode session")
     sha = repo.git("rev-parse", "HEAD")
+    committed = repo.git("show", "HEAD:calc.py")
+    assert committed == saved.strip(), f"the commit took calc.py mid-save: {committed!r}"
     _worktally("sync", cwd=repo.root)
     commits = json.loads(_worktally("commits", "--json", cwd=repo.root))
     row = next(c for c in commits if c["sha"] == sha)
@@ -283,7 +288,11 @@ def _accept_inline_suggestion(page: Page) -> None:
 
 
 def _chat_edit_and_keep(page: Page) -> None:
-    """Edit mode, a prompt, the stand-in's edit shown in the file, Keep (Ctrl+Enter)."""
+    """Edit mode, a prompt, the stand-in's edit shown in the file, Keep (Ctrl+Enter).
+
+    The file is saved when this returns: VS Code saves the agent's last edit, and Keep saves
+    the file again (an explicit, forced save when auto-save is off) and only then marks the
+    edit accepted, which takes Keep All Edits off the toolbar."""
     _run_command(page, "Stand-in: Open chat in Edit mode")
     page.wait_for_selector(".interactive-input-part .monaco-editor.focused")
     page.keyboard.type("add a helper")
@@ -320,7 +329,7 @@ def test_typed_accepted_and_pasted_lines_are_attributed(
         ("ai", "inline-completion", "completion"): set(keyer.keys(COMPLETION)),
         ("bulk", None, "paste"): set(keyer.keys(PASTED)),
     })
-    row, week = _commit_and_count(repo)
+    row, week = _commit_and_count(repo, EXPECTED_FILE)
     assert row["lines_added"] == len(TYPED + COMPLETION + PASTED)
     assert row["human_lines"] == len(TYPED)
     assert row["ai_lines"] == len(COMPLETION)
@@ -340,9 +349,10 @@ def test_chat_edit_is_attributed(
     chat-editing session; Ctrl+Enter keeps it; saved, committed, counted as chat AI."""
     _, repo = code_server
     page, target = workbench, repo.root / "calc.py"
+    # Keep saved the file. No save of our own: File: Save All would rewrite the file once
+    # more (truncate, then write) just after it already reads as expected, and the commit
+    # below could take it empty.
     _chat_edit_and_keep(page)
-    page.keyboard.press("Control+K")
-    page.keyboard.press("S")  # File: Save All (Keep may have saved already)
     expected_file = INITIAL + "\n".join(CHAT_EDIT) + "\n"
     wait_until(lambda: target.read_text(encoding="utf-8") == expected_file, UI_TIMEOUT_S,
                "the saved file", lambda: repr(target.read_text(encoding="utf-8")))
@@ -351,7 +361,7 @@ def test_chat_edit_is_attributed(
     _wait_for_spooled(worktally_home, {
         ("ai", "vscode-chat", "chat"): set(keyer.keys(CHAT_EDIT)),
     })
-    row, week = _commit_and_count(repo)
+    row, week = _commit_and_count(repo, expected_file)
     assert row["lines_added"] == len(CHAT_EDIT)
     assert row["ai_lines"] == len(CHAT_EDIT)
     assert row["ai_by_tool"] == {"vscode-chat": len(CHAT_EDIT)}
@@ -388,7 +398,7 @@ def test_completion_after_a_kept_chat_edit_stays_a_completion(
         ("typed", None, None): set(keyer.keys(TYPED)),
         ("ai", "inline-completion", "completion"): set(keyer.keys(COMPLETION)),
     })
-    row, _ = _commit_and_count(repo)
+    row, _ = _commit_and_count(repo, expected_file)
     assert row["ai_by_tool"] == {"vscode-chat": len(CHAT_EDIT),
                                  "inline-completion": len(COMPLETION)}
     assert row["human_lines"] == len(TYPED)
