@@ -1,8 +1,8 @@
 """The `worktally-aggregator` command: set up a deployment, serve it, and act on it.
 
 `init` and `serve` work on a data dir. Every operator action (`cli_admin.py`: cohorts, tokens,
-clients, windows, releases, the summary, the officer's review, holds and audit log, a
-helper's task) runs against a running server with `--url URL --token-file FILE` before the
+clients, windows, releases, the summary; `cli_officer.py`: the officer's review, holds and
+audit log, a helper's task and batches) runs against a running server with `--url URL --token-file FILE` before the
 command, or on a stopped server's data dir with the command's `--data DIR` (DuckDB lets only
 one process hold the file); `cli_backends.py` picks the way. `dashboard` is written offline.
 """
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from worktally.aggregator import cli_admin, cli_secure, clock
+from worktally.aggregator import cli_admin, cli_officer, cli_secure, clock
 from worktally.aggregator.cli_admin import data_option as optional_data
 from worktally.aggregator.cli_admin import emit, run
 from worktally.aggregator.cli_export import register as register_export
@@ -165,6 +165,7 @@ def dashboard(data: Path, out_file: Path) -> None:
 
 
 cli_admin.register(cli)
+cli_officer.register(cli)
 cli_secure.register(cli)
 register_export(cli, data_option, json_option)
 

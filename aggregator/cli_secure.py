@@ -1,6 +1,6 @@
 """Secure mode's own command: `vdaf-vectors`, which checks the Prio3 implementation against a
 folder of the VDAF draft's test vectors. (Secure cohorts, tasks and tokens are operators'
-commands, in `cli_admin.py`.)"""
+commands, in `cli_admin.py` and `cli_officer.py`.)"""
 
 from __future__ import annotations
 
