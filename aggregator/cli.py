@@ -2,9 +2,10 @@
 
 `init` and `serve` work on a data dir. Every operator action (`cli_admin.py`: cohorts, tokens,
 clients, windows, releases, the summary; `cli_officer.py`: the officer's review, holds and
-audit log, a helper's task and batches) runs against a running server with `--url URL --token-file FILE` before the
-command, or on a stopped server's data dir with the command's `--data DIR` (DuckDB lets only
-one process hold the file); `cli_backends.py` picks the way. `dashboard` is written offline.
+audit log, a helper's task and batches) runs against a running server with `--url URL
+--token-file FILE` before the command, or on a stopped server's data dir with the command's
+`--data DIR` (DuckDB lets only one process hold the file); `cli_backends.py` picks the way.
+`dashboard` is written offline.
 """
 
 from __future__ import annotations
