@@ -90,6 +90,22 @@ class PendingEdit:
                    keys=tuple(int(k) for k in keys), line_count=int(line_count), ts=float(ts))
 
 
+# A tool call whose result never arrives is forgotten after this many newer ones.
+MAX_PENDING_CALLS = 500
+
+
+def pending_from_state(state: dict[str, Any]) -> dict[str, list[PendingEdit]]:
+    """The tool calls still waiting for their result, as a parser's saved state holds them."""
+    return {call: [PendingEdit.from_json(p) for p in items]
+            for call, items in state.get("pending", {}).items()}
+
+
+def pending_to_state(pending: dict[str, list[PendingEdit]]) -> dict[str, list[list[Any]]]:
+    """The newest MAX_PENDING_CALLS waiting calls, for the parser's saved state."""
+    calls = list(pending.items())[-MAX_PENDING_CALLS:]
+    return {call: [p.to_json() for p in items] for call, items in calls}
+
+
 def usage_total(u: TokenUsage) -> int:
     return u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens
 

@@ -19,6 +19,8 @@ from worktally.client.importers.batch import (
     ImportBatch,
     PendingEdit,
     parse_ts,
+    pending_from_state,
+    pending_to_state,
     row_total,
 )
 from worktally.client.importers.context import ImportContext
@@ -26,8 +28,6 @@ from worktally.client.importers.keying import CLAUDE_EDIT_TOOLS, edit_pairs
 
 TOOL = "claude-code"
 EDIT_TOOLS = CLAUDE_EDIT_TOOLS
-# A tool call whose result never arrives is forgotten after this many newer ones.
-MAX_PENDING_CALLS = 500
 # ccusage 20 rejects a line in which one of these is JSON null.
 _NOT_NULL_TOP = ("cwd", "sessionId", "version", "requestId", "costUSD", "isApiErrorMessage")
 _NOT_NULL_MESSAGE = ("id", "model")
@@ -62,10 +62,7 @@ class ClaudeCodeParser:
     def __init__(self, ctx: ImportContext, batch: ImportBatch, state: dict[str, Any]) -> None:
         self.ctx = ctx
         self.batch = batch
-        raw = state.get("pending", {})
-        self.pending: dict[str, list[PendingEdit]] = {
-            call_id: [PendingEdit.from_json(p) for p in items] for call_id, items in raw.items()
-        }
+        self.pending = pending_from_state(state)
         # Calls of this read whose result has not come yet; keyed only if they succeed
         # (many edit calls are refused), which spares most of the hashing.
         self.unkeyed: dict[str, UnkeyedEdit] = {}
@@ -87,8 +84,7 @@ class ClaudeCodeParser:
         # Text never outlives this read: calls still open are kept as line keys only.
         for call_id in list(self.unkeyed):
             self.pending[call_id] = [self.unkeyed.pop(call_id).keyed(self.ctx)]
-        calls = list(self.pending.items())[-MAX_PENDING_CALLS:]
-        return {"pending": {c: [p.to_json() for p in items] for c, items in calls}}
+        return {"pending": pending_to_state(self.pending)}
 
     def feed(self, line: bytes, offset: int) -> None:
         # The hot path of every import: one orjson parse, then only what this line needs.

@@ -17,12 +17,17 @@ import orjson
 
 from worktally.client.capture.records import TokenUsage
 from worktally.client.importers import apply_patch
-from worktally.client.importers.batch import ImportBatch, PendingEdit, parse_ts
+from worktally.client.importers.batch import (
+    ImportBatch,
+    PendingEdit,
+    parse_ts,
+    pending_from_state,
+    pending_to_state,
+)
 from worktally.client.importers.context import ImportContext
 
 TOOL = "codex"
 FALLBACK_MODEL = "unknown"
-MAX_PENDING_CALLS = 500
 # The fields of a running total, in the order stored in the state.
 _FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 
@@ -47,22 +52,18 @@ class CodexParser:
         self.last_ts: float | None = state.get("last_ts")
         self.cwd_offset: int | None = state.get("cwd_offset")
         self.cwd: str | None = None
-        self.pending: dict[str, list[PendingEdit]] = {
-            c: [PendingEdit.from_json(p) for p in items]
-            for c, items in state.get("pending", {}).items()
-        }
+        self.pending = pending_from_state(state)
         if self.cwd_offset is not None and reread is not None:
             line = reread(self.cwd_offset)
             if line is not None:
                 self._restore_cwd(line)
 
     def state(self) -> dict[str, Any]:
-        calls = list(self.pending.items())[-MAX_PENDING_CALLS:]
         return {
             "session_id": self.session_id, "model": self.model,
             "prev": list(self.prev) if self.prev else None, "last_ts": self.last_ts,
             "cwd_offset": self.cwd_offset,
-            "pending": {c: [p.to_json() for p in items] for c, items in calls},
+            "pending": pending_to_state(self.pending),
         }
 
     def _restore_cwd(self, line: bytes) -> None:

@@ -19,7 +19,12 @@ from typing import Any
 import orjson
 
 from worktally.client.capture.records import TokenUsage
-from worktally.client.importers.batch import ImportBatch, PendingEdit
+from worktally.client.importers.batch import (
+    ImportBatch,
+    PendingEdit,
+    pending_from_state,
+    pending_to_state,
+)
 from worktally.client.importers.codex import LineReader
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.edits import (
@@ -34,7 +39,6 @@ from worktally.client.importers.edits import (
 
 TOOL = "droid"
 SETTINGS = ".settings.json"
-MAX_PENDING_CALLS = 500
 _NEW = ("new_str", "new_string", "newString")
 _OLD = ("old_str", "old_string", "oldString")
 _PROVIDER_DEFAULTS = {"anthropic": "claude-unknown", "openai": "gpt-unknown",
@@ -125,15 +129,11 @@ class DroidLines:
                 record = None
             if isinstance(record, dict):
                 self.cwd = name(record.get("cwd"))
-        self.pending: dict[str, list[PendingEdit]] = {
-            call: [PendingEdit.from_json(p) for p in items]
-            for call, items in state.get("pending", {}).items()
-        }
+        self.pending = pending_from_state(state)
 
     def state(self) -> dict[str, Any]:
-        calls = list(self.pending.items())[-MAX_PENDING_CALLS:]
         return {"session_id": self.session_id, "cwd_offset": self.cwd_offset,
-                "pending": {c: [p.to_json() for p in items] for c, items in calls}}
+                "pending": pending_to_state(self.pending)}
 
     def feed(self, line: bytes, offset: int) -> None:
         record = self.batch.parse_line(line)

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from worktally.client.capture.records import TokenUsage
-from worktally.client.importers.batch import ImportBatch, PendingEdit
+from worktally.client.importers.batch import (
+    ImportBatch,
+    pending_from_state,
+    pending_to_state,
+)
 from worktally.client.importers.codex import LineReader
 from worktally.client.importers.context import ImportContext
 from worktally.client.importers.edits import count, epoch, keyed_edit, name, text
 
 TOOL = "qwen-code"
 EDIT_TOOLS = ("edit", "replace", "write_file")
-MAX_PENDING_CALLS = 500
 
 
 def wanted(path: Path) -> bool:
@@ -61,14 +64,10 @@ class QwenLines:
                  reread: LineReader, path: Path) -> None:
         self.ctx = ctx
         self.batch = batch
-        self.pending: dict[str, list[PendingEdit]] = {
-            call: [PendingEdit.from_json(p) for p in items]
-            for call, items in state.get("pending", {}).items()
-        }
+        self.pending = pending_from_state(state)
 
     def state(self) -> dict[str, Any]:
-        calls = list(self.pending.items())[-MAX_PENDING_CALLS:]
-        return {"pending": {c: [p.to_json() for p in items] for c, items in calls}}
+        return {"pending": pending_to_state(self.pending)}
 
     def feed(self, line: bytes, offset: int) -> None:
         record = self.batch.parse_line(line)
