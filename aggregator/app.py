@@ -24,7 +24,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from worktally.aggregator import api_models as m
 from worktally.aggregator import local_reports
-from worktally.aggregator.auth import check_token
+from worktally.aggregator.auth import authenticate
 from worktally.aggregator.body_limit import BodyLimit, RouteLimit
 from worktally.aggregator.dap.admin_routes import add_helper_admin, add_leader_admin
 from worktally.aggregator.dap.context import DapContext
@@ -144,10 +144,10 @@ def create_app(data: DataDir, allowed_hosts: list[str] | None = None, *,
         return m.Accepted(status="ok")
 
     def admin(credentials: Bearer) -> None:
-        check_token(store, credentials.credentials if credentials else None, "admin")
+        authenticate(store, credentials.credentials if credentials else None, "admin")
 
     def officer(credentials: Bearer) -> None:
-        check_token(store, credentials.credentials if credentials else None, "officer")
+        authenticate(store, credentials.credentials if credentials else None, "officer")
 
     add_common_routes(app, ctx)
     add_operator_routes(app, ctx)

@@ -55,11 +55,6 @@ def authenticate(store: AggregatorStore, token: str | None, roles: str | tuple[s
     return Actor(role, token_digest[:TOKEN_ID_CHARS], via)
 
 
-def check_token(store: AggregatorStore, token: str | None, role: str) -> None:
-    """Raise AuthError for a missing or unknown token, WrongRole for another role's token."""
-    authenticate(store, token, role)
-
-
 def owner(via: str = OFFLINE) -> Actor:
     """The data dir's owner acting offline without a token (admin actions only)."""
     return Actor("admin", None, via)
