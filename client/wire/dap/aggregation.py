@@ -13,6 +13,7 @@ from enum import IntEnum
 from worktally.client.wire.dap.codec import (
     DapError,
     Reader,
+    decode_whole,
     fixed,
     opaque,
     u8,
@@ -216,10 +217,7 @@ class CollectionJobReq:
 
     @classmethod
     def decode(cls, data: bytes) -> CollectionJobReq:
-        r = Reader(data, "CollectionJobReq")
-        out = cls.read(r)
-        r.finish()
-        return out
+        return decode_whole(data, "CollectionJobReq", cls.read)
 
 
 @dataclass(frozen=True)
@@ -236,11 +234,9 @@ class AggregateShareReq:
 
     @classmethod
     def decode(cls, data: bytes) -> AggregateShareReq:
-        r = Reader(data, "AggregateShareReq")
-        out = cls(CollectionJobReq.read(r), Query.read(r), r.u64("report_count"),
-                  r.fixed(CHECKSUM_SIZE, "checksum"))
-        r.finish()
-        return out
+        return decode_whole(data, "AggregateShareReq", lambda r: cls(
+            CollectionJobReq.read(r), Query.read(r), r.u64("report_count"),
+            r.fixed(CHECKSUM_SIZE, "checksum")))
 
 
 @dataclass(frozen=True)
@@ -252,10 +248,7 @@ class AggregateShare:
 
     @classmethod
     def decode(cls, data: bytes) -> AggregateShare:
-        r = Reader(data, "AggregateShare")
-        out = cls(HpkeCiphertext.read(r))
-        r.finish()
-        return out
+        return decode_whole(data, "AggregateShare", lambda r: cls(HpkeCiphertext.read(r)))
 
 
 @dataclass(frozen=True)
@@ -296,11 +289,9 @@ class CollectionJobResp:
 
     @classmethod
     def decode(cls, data: bytes) -> CollectionJobResp:
-        r = Reader(data, "CollectionJobResp")
-        out = cls(r.u64("report_count"), Interval.read(r), HpkeCiphertext.read(r),
-                  HpkeCiphertext.read(r))
-        r.finish()
-        return out
+        return decode_whole(data, "CollectionJobResp", lambda r: cls(
+            r.u64("report_count"), Interval.read(r), HpkeCiphertext.read(r),
+            HpkeCiphertext.read(r)))
 
 
 def checksum_of(report_ids: list[bytes]) -> bytes:

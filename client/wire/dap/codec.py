@@ -100,6 +100,14 @@ class Reader:
             raise DapError(f"{self.what}: {len(self._data) - self._pos} trailing bytes")
 
 
+def decode_whole(data: bytes, what: str, read: Callable[[Reader], T]) -> T:
+    """Decode one whole message with `read`: bytes left over after it are an error."""
+    r = Reader(data, what)
+    out = read(r)
+    r.finish()
+    return out
+
+
 def uint(value: int, size: int, field: str = "integer") -> bytes:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << (8 * size):
         raise DapError(f"{field} {value!r} does not fit in {size} bytes")

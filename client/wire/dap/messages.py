@@ -13,6 +13,7 @@ from enum import IntEnum
 from worktally.client.wire.dap.codec import (
     DapError,
     Reader,
+    decode_whole,
     fixed,
     opaque,
     u8,
@@ -80,10 +81,7 @@ class HpkeConfig:
 
     @classmethod
     def decode(cls, data: bytes) -> HpkeConfig:
-        r = Reader(data, "HpkeConfig")
-        out = cls.read(r)
-        r.finish()
-        return out
+        return decode_whole(data, "HpkeConfig", cls.read)
 
 
 @dataclass(frozen=True)
@@ -126,10 +124,7 @@ class HpkeCiphertext:
 
     @classmethod
     def decode(cls, data: bytes) -> HpkeCiphertext:
-        r = Reader(data, "HpkeCiphertext")
-        out = cls.read(r)
-        r.finish()
-        return out
+        return decode_whole(data, "HpkeCiphertext", cls.read)
 
 
 @dataclass(frozen=True)
@@ -205,10 +200,7 @@ class Report:
 
     @classmethod
     def decode(cls, data: bytes) -> Report:
-        r = Reader(data, "Report")
-        out = cls.read(r)
-        r.finish()
-        return out
+        return decode_whole(data, "Report", cls.read)
 
 
 @dataclass(frozen=True)
@@ -284,11 +276,8 @@ class PlaintextInputShare:
 
     @classmethod
     def decode(cls, data: bytes) -> PlaintextInputShare:
-        r = Reader(data, "PlaintextInputShare")
-        out = cls(read_extensions(r, "private_extensions"),
-                  r.opaque(4, "payload", 1, MAX_PAYLOAD))
-        r.finish()
-        return out
+        return decode_whole(data, "PlaintextInputShare", lambda r: cls(
+            read_extensions(r, "private_extensions"), r.opaque(4, "payload", 1, MAX_PAYLOAD)))
 
 
 def _distinct(values: list[int], what: str) -> None:
