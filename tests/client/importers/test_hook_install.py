@@ -42,11 +42,6 @@ CURSOR_HOOKS = """{
 """
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def _cli(*args: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run([sys.executable, "-m", "worktally.client.cli", *args],
                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False,

@@ -31,11 +31,6 @@ CANARY_CODE = "CANARY_CODE_hook_41aa"
 CANARY_PROMPT = "CANARY-PROMPT-hook-9d0e"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def run_hook(tool: str, payload: bytes | str | dict) -> subprocess.CompletedProcess[str]:
     data = payload if isinstance(payload, bytes) else (
         payload if isinstance(payload, str) else json.dumps(payload)).encode()

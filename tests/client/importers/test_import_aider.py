@@ -29,11 +29,6 @@ HISTORY = ".aider.chat.history.md"
 USER_ID = "c42c4e6b-f054-44d7-ae1f-6726cc41da88"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def aider(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     """The fixture laid out as Aider leaves it: the history at the repository's root."""

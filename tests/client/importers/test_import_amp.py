@@ -27,11 +27,6 @@ T1 = "T-7c2d9a14-3e5f-4b6a-8c1d-2e3f4a5b6c7d"
 T2 = "T-0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def amp(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     repo = git_repo()

@@ -24,11 +24,6 @@ SONNET = "claude-sonnet-4-20250514"
 OPUS = "claude-opus-4-1-20250805"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.mark.ccusage
 def test_real_samples_equal_ccusage_20_0_24(tmp_path: Path) -> None:
     samples = SAMPLES / "claude-code"

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from importer_support import FIXTURES, open_db, totals
 
 from worktally.client import config
@@ -23,11 +22,6 @@ from worktally.client.store import drain
 CLI_TIMEOUT_S = 60
 CLAUDE_TOTALS = {"input_tokens": 31, "output_tokens": 102, "cache_creation_tokens": 217,
                  "cache_read_tokens": 3328, "total_tokens": 3678}
-
-
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> dict:

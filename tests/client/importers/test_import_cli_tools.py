@@ -29,11 +29,6 @@ TOOLS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def _cli(*args: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "worktally.client.cli", *args],

@@ -26,11 +26,6 @@ PARENT = "rollout-2025-11-17T10-00-00-parent-0001.jsonl"
 CHILD = "rollout-2025-11-17T11-00-00-child-0002.jsonl"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def _sample(name: str) -> Path:
     path = SAMPLES / "codex" / name
     if not path.is_file():

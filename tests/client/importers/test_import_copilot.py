@@ -31,11 +31,6 @@ C2 = "9c0d1e2f-cccc-4a3b-8c4d-5e6f7a8b9c0d"
 REPORT = "ccusage-20.0.24__copilot_daily_UTC.json"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def copilot(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     repo = git_repo()

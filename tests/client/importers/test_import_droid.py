@@ -27,11 +27,6 @@ S1 = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
 S2 = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def droid(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     repo = git_repo()

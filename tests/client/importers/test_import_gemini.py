@@ -34,11 +34,6 @@ LEGACY = "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"
 CANARIES = ["CANARY-PROMPT-gemini-7f3a", "CANARY_CODE_gemini_91bd", "greet.py"]
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def gemini(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     repo = git_repo()

@@ -21,11 +21,6 @@ CODEX_CHILD = CODEX_DAY / "rollout-2025-11-17T11-00-00-child-0002.jsonl"
 CASES = {"claude-code": [CLAUDE_S1], "codex": [CODEX_PARENT, CODEX_CHILD]}
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def _whole(tool: str, folder: Path) -> dict[str, object]:
     folder.mkdir()
     for source in CASES[tool]:

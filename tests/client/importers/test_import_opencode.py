@@ -28,11 +28,6 @@ S1, S2 = "ses_4f2a91c7effeQ1mZk8Rv3TbA2x", "ses_4f2a0b33cffeH7yNw2Lp9XcD5e"
 LEGACY = "ses_7b1d2e3f4ffeK9jHg8Fd7Sa6Qw"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def opencode(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     repo = git_repo()

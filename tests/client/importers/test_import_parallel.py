@@ -15,11 +15,6 @@ from worktally.client.importers import runner, workers
 from worktally.client.repos.registry import RepoRegistry
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def parallel_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make every import of two or more files go through real children, one file per job;

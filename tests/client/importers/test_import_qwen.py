@@ -30,11 +30,6 @@ B = "019f4b90-1a2b-7c3d-8e4f-5a6b7c8d9e0f"
 REPORT = "ccusage-20.0.24__qwen_daily_UTC.json"
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 @pytest.fixture
 def qwen(tmp_path: Path, git_repo) -> tuple[Path, Path]:
     repo = git_repo()

@@ -18,11 +18,6 @@ EDIT_TS = dt.datetime(2025, 9, 3, 10, 0, 4, tzinfo=dt.UTC).timestamp()
 ADDED = ["def added_function():", "    return compute_value(42)"]
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def _external(keys: list[int], file_id: str, repo_id: str, ts: float, event_id: str) -> EditEvent:
     return EditEvent(source="external", keys=tuple(keys), file_id=file_id, repo_id=repo_id,
                      origin="watcher", line_count=len(keys), ts=ts, event_id=event_id)

@@ -11,11 +11,6 @@ from importer_support import FIXTURES, SAMPLES, materialise, open_db, run_import
 from worktally.client.importers import runner
 
 
-@pytest.fixture(autouse=True)
-def _home(worktally_home: Path) -> None:
-    """Every test gets its own WORKTALLY_HOME."""
-
-
 def _tree(tmp_path: Path, git_repo) -> Path:
     root = materialise(FIXTURES / "claude", tmp_path / "claude", git_repo().root)
     if (SAMPLES / "claude-code").is_dir():
