@@ -118,8 +118,20 @@ def test_full_size_tokenmaxxing_cohort_stands_out(tmp_path: Path, worktally_home
     assert {c: rows[c]["n"] for c in rows} == {"platform": 16, "growth": 16}
     assert result["epsilon_per_person_per_year"] <= YEARLY_EPSILON_CAP
     verdict = next(v for v in result["verdicts"] if v["metric"] == "shipped_token_share_pm")
-    assert verdict["direction"] == "lower" and result["stands_out"] is True
     share = METRICS_BY_NAME["shipped_token_share_pm"]
+    assert verdict["direction"] == "lower"
+    growth, platform = verdict["cohort_mean"], verdict["other_mean"]
+    # Growth's true share sits at the bottom of the range (about 1 per mille), so in about
+    # 2.5% of runs its 95% set lies wholly below 0. The display rule then shows the whole
+    # range rather than pin the figure to an edge (noise_model._estimate), and the two
+    # cohorts cannot be told apart by their shown intervals. That case is checked for what
+    # it is: shown as the whole range although its width is at most 250 (asserted below),
+    # and platform's interval high and informative.
+    if growth["raw"] < 0 and (growth["low"], growth["high"]) == (0, share.bound):
+        assert growth["informative"] is False
+        assert platform["informative"] and platform["low"] > 500, verdict
+    else:
+        assert result["stands_out"] is True, verdict
     for side, cohort in (("cohort_mean", "growth"), ("other_mean", "platform")):
         truth = result["truth"][cohort]["shipped_token_share_pm"]
         # The design: at 16 people and the default policy, ±120‰ at most (exact noise model).
